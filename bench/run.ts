@@ -1,0 +1,134 @@
+/**
+ * Benchmark runner: `node bench/run.ts <name> [--duration s] [--connections n]` starts the named
+ * target in its own process, loads it with autocannon for a bounded time and prints requests/s,
+ * p50/p99 latency and the target's resident memory; `--url URL [--pid PID]` loads a server that is
+ * already running instead. Figures go to stdout as text and, with --json, as one JSON line that a
+ * later run can be compared with.
+ */
+import autocannon from 'autocannon';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const TARGETS: Readonly<Record<string, { script: string; path: string; about: string }>> = {
+  'http-empty': {
+    script: 'targets/http-empty.ts',
+    path: '/',
+    about: 'http kit, one empty JSON route',
+  },
+};
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    duration: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '32' },
+    url: { type: 'string' },
+    pid: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  },
+});
+
+const duration = Math.min(Math.max(Number(values.duration), 1), 120);
+const connections = Math.min(Math.max(Number(values.connections), 1), 1024);
+const name = positionals[0];
+
+function memoryKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function startTarget(script: string): Promise<{ child: ChildProcess; url: string }> {
+  const path = fileURLToPath(new URL(script, import.meta.url));
+  const child = spawn(process.execPath, [path], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${script} did not start in 20 s`)), 20_000);
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening (\S+)/.exec(out);
+      if (m?.[1] !== undefined) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
+  });
+  return { child, url };
+}
+
+async function main(): Promise<void> {
+  let url = values.url;
+  let pid = values.pid === undefined ? undefined : Number(values.pid);
+  let child: ChildProcess | undefined;
+  let about = 'external server';
+  if (url === undefined) {
+    const target = name === undefined ? undefined : TARGETS[name];
+    if (target === undefined) {
+      console.error(
+        `usage: node bench/run.ts <${Object.keys(TARGETS).join('|')}> [--duration s] [--connections n] [--json]`,
+      );
+      console.error(
+        '       node bench/run.ts --url URL [--pid PID] [--duration s] [--connections n]',
+      );
+      process.exitCode = 2;
+      return;
+    }
+    const started = await startTarget(target.script);
+    child = started.child;
+    url = new URL(target.path, started.url).toString();
+    pid = child.pid;
+    about = target.about;
+  }
+  try {
+    const rssBefore = pid === undefined ? undefined : memoryKiB(pid, 'VmRSS');
+    // A short warm-up so the JIT and the connection pool do not count against the figures.
+    await autocannon({ url, connections, duration: 1 });
+    const result = await autocannon({ url, connections, duration });
+    const rssAfter = pid === undefined ? undefined : memoryKiB(pid, 'VmRSS');
+    const peak = pid === undefined ? undefined : memoryKiB(pid, 'VmHWM');
+    const figures = {
+      benchmark: name ?? url,
+      about,
+      connections,
+      duration_s: duration,
+      requests: result.requests.total,
+      errors: result.errors + result.non2xx + result.timeouts,
+      rps: Math.round(result.requests.average),
+      latency_ms: {
+        p50: result.latency.p50,
+        p90: result.latency.p90,
+        p99: result.latency.p99,
+        max: result.latency.max,
+      },
+      rss_mib: {
+        before: rssBefore === undefined ? null : +(rssBefore / 1024).toFixed(1),
+        after: rssAfter === undefined ? null : +(rssAfter / 1024).toFixed(1),
+        peak: peak === undefined ? null : +(peak / 1024).toFixed(1),
+      },
+      node: process.version,
+    };
+    console.log(`${figures.benchmark}: ${about}`);
+    console.log(
+      `  ${connections} connections, ${duration} s, ${figures.requests} requests, ${figures.errors} errors`,
+    );
+    console.log(`  throughput  ${figures.rps} req/s`);
+    console.log(
+      `  latency     p50 ${figures.latency_ms.p50} ms  p90 ${figures.latency_ms.p90} ms  p99 ${figures.latency_ms.p99} ms  max ${figures.latency_ms.max} ms`,
+    );
+    console.log(
+      `  memory      RSS ${figures.rss_mib.before ?? '?'} → ${figures.rss_mib.after ?? '?'} MiB, peak ${figures.rss_mib.peak ?? '?'} MiB`,
+    );
+    if (values.json) console.log(JSON.stringify(figures));
+  } finally {
+    if (child?.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGTERM');
+  }
+}
+
+await main();
