@@ -16,18 +16,28 @@ const SERVICES = [
   'dashboard',
 ];
 
+// Patterns are regular expressions over the import specifier: ESLint's gitignore-style `group`
+// patterns never match specifiers that start with '../', which is most of ours.
 const fakes = {
-  group: ['**/fake-*', '**/in-memory-*', '**/virt/fake/**'],
-  message:
-    'Fakes are for tests and src/cli only (STYLE.md: fakes, not mocks; one composition root).',
+  regex: '(^|/)(fake-[^/]*|in-memory-[^/]*)$|(^|/)virt/fake/',
+  message: 'Fakes are for tests and src/cli only (STYLE.md: fakes, not mocks; one composition root).',
+};
+
+const cli = {
+  regex: '(^|/)cli/',
+  message: 'Only src/cli, the composition root, wires parts together.',
 };
 
 /** Patterns that forbid reaching into other services (their client.ts is the only door). */
 function otherServices(own) {
   return SERVICES.filter((s) => s !== own).map((s) => ({
-    group: [`**/${s}/**`, `!**/${s}/client.ts`],
+    regex: `(^|/)${s}/(?!client\\.ts$)`,
     message: `Talk to ${s} only through its client.ts (type-only import), over HTTP or the bus.`,
   }));
+}
+
+function restrict(...patterns) {
+  return { 'no-restricted-imports': ['error', { patterns }] };
 }
 
 export default tseslint.config(
@@ -58,89 +68,41 @@ export default tseslint.config(
   },
   {
     files: ['src/common/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            ...SERVICES.map((s) => ({
-              group: [`**/${s}/**`],
-              message: 'src/common imports no service.',
-            })),
-            { group: ['**/cli/**'], message: 'src/common does not import the composition root.' },
-          ],
-        },
-      ],
-    },
+    rules: restrict(
+      { regex: `(^|/)(${SERVICES.join('|')})/`, message: 'src/common imports no service.' },
+      cli,
+    ),
   },
-  // src/common/privileged is for virt drivers, network and volume agents and image conversion only.
+  // Later blocks replace the options of earlier ones for the same file, so each repeats the
+  // service-wide patterns before adding its own.
   ...SERVICES.map((svc) => ({
     files: [`src/${svc}/**/*.ts`],
     ignores: ['**/fake-*.ts', '**/in-memory-*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            fakes,
-            ...otherServices(svc),
-            { group: ['**/cli/**'], message: 'Services do not import the composition root.' },
-          ],
-        },
-      ],
-    },
+    rules: restrict(fakes, cli, ...otherServices(svc)),
   })),
   ...SERVICES.map((svc) => ({
     files: [`src/${svc}/api/**/*.ts`],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            fakes,
-            ...otherServices(svc),
-            {
-              group: ['../db/**', '**/db/**'],
-              message: 'api/ goes through the domain, never db/.',
-            },
-            {
-              group: ['**/agent/**', '**/conductor/**', '**/scheduler/**'],
-              message: 'api/ does not import workers.',
-            },
-          ],
-        },
-      ],
-    },
+    rules: restrict(
+      fakes,
+      cli,
+      ...otherServices(svc),
+      { regex: '(^|/)db/', message: 'api/ goes through the domain, never db/.' },
+      { regex: '(^|/)(agent|conductor|scheduler)/', message: 'api/ does not import workers.' },
+    ),
   })),
   ...SERVICES.map((svc) => ({
     files: [`src/${svc}/db/**/*.ts`],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            { group: ['**/api/**'], message: 'db/ imports only common/db.' },
-            ...otherServices(svc),
-          ],
-        },
-      ],
-    },
+    rules: restrict(fakes, cli, ...otherServices(svc), {
+      regex: '(^|/)(api|agent|conductor|scheduler)/',
+      message: 'db/ imports only common/db.',
+    }),
   })),
   {
     files: ['src/compute/scheduler/filters/**/*.ts', 'src/compute/scheduler/weighers/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {
-              group: ['**/db/**', '**/client.ts', '**/messaging/**', 'node:*'],
-              message: 'Filters and weighers do no I/O.',
-            },
-          ],
-        },
-      ],
-    },
+    rules: restrict(fakes, cli, ...otherServices('compute'), {
+      regex: '^node:|(^|/)db/|(^|/)client\\.ts$|(^|/)messaging/|(^|/)privileged/',
+      message: 'Filters and weighers do no I/O.',
+    }),
   },
   {
     files: ['test/**/*.ts', 'bench/**/*.ts'],
