@@ -115,6 +115,9 @@ export default tseslint.config(
         },
       ],
       'no-console': 'off',
+      // Tests print JSON values they built themselves into assertion messages.
+      '@typescript-eslint/no-base-to-string': 'off',
+      '@typescript-eslint/restrict-template-expressions': 'off',
     },
   },
   {
