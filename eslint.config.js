@@ -21,7 +21,8 @@ const SERVICES = [
 // patterns never match specifiers that start with '../', which is most of ours.
 const fakes = {
   regex: '(^|/)(fake-[^/]*|in-memory-[^/]*)$|(^|/)virt/fake/',
-  message: 'Fakes are for tests and src/cli only (STYLE.md: fakes, not mocks; one composition root).',
+  message:
+    'Fakes are for tests and src/cli only (STYLE.md: fakes, not mocks; one composition root).',
 };
 
 const cli = {

@@ -8,8 +8,11 @@ import type { ResolvedConfig } from '../common/config/load.ts';
 import type { ServiceName } from '../common/config/schema.ts';
 import { StartupError, messageOf } from '../common/errors.ts';
 import type { Logger } from '../common/logging.ts';
+import type { DatabaseHandle } from '../common/db/database.ts';
+import type { MessageBus } from '../common/messaging/bus.ts';
 import type { Service } from '../common/service.ts';
-import { ENDPOINT_PATHS, SERVICE_FACTORIES } from './services.ts';
+import { openBus, openServiceDatabase } from './infrastructure.ts';
+import { ENDPOINT_PATHS, SERVICE_DEFINITIONS } from './services.ts';
 
 export type Endpoint = { service: ServiceName; url: string };
 
@@ -29,26 +32,32 @@ export async function startCloud(options: StartOptions): Promise<RunningCloud> {
   const { config, logger } = options;
   mkdirSync(config.data_dir, { recursive: true });
   const started: Service[] = [];
+  const databases: DatabaseHandle<unknown>[] = [];
+  let bus: MessageBus | undefined;
   const endpoints: Endpoint[] = [];
   let stopping: Promise<void> | undefined;
+  const quietly = (what: string) => (err: unknown) => logger.warn({ err }, `closing ${what}`);
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
-      // Reverse order: identity, which the others call, goes last.
+      // Reverse order: identity, which the others call, goes last; the databases and the bus
+      // after every service, so requests in flight can finish with them.
       for (const service of [...started].reverse()) {
-        await service.app
-          .close()
-          .catch((err: unknown) => logger.warn({ err }, `closing ${service.name}`));
-        await service
-          .close()
-          .catch((err: unknown) => logger.warn({ err }, `closing ${service.name}`));
+        await service.app.close().catch(quietly(service.name));
+        await service.close().catch(quietly(service.name));
       }
+      for (const db of databases) await db.close().catch(quietly(db.url));
+      await bus?.close().catch(quietly('message bus'));
     })();
     return stopping;
   };
   try {
+    bus = await openBus(config.messaging.url, logger);
     for (const name of options.services) {
       const section = config.services[name];
-      const service = await SERVICE_FACTORIES[name]({ config, logger });
+      const definition = SERVICE_DEFINITIONS[name];
+      const database = await openServiceDatabase(config, name, definition.migrations, logger);
+      databases.push(database);
+      const service = await definition.create({ config, logger, database, bus });
       started.push(service);
       await listen(service, config.bind_host, section.port);
       endpoints.push({

@@ -1,6 +1,6 @@
-/** The composition root's list of services: name → factory. */
+/** The composition root's list of services: name → migrations and factory. */
 import type { ServiceName } from '../common/config/schema.ts';
-import type { ServiceFactory } from '../common/service.ts';
+import type { ServiceDefinition } from '../common/service.ts';
 import { createComputeService } from '../compute/service.ts';
 import { createDashboardService } from '../dashboard/service.ts';
 import { createIdentityService } from '../identity/service.ts';
@@ -12,17 +12,18 @@ import { createPlacementService } from '../placement/service.ts';
 import { createTelemetryService } from '../telemetry/service.ts';
 import { createVolumeService } from '../volume/service.ts';
 
-export const SERVICE_FACTORIES: Readonly<Record<ServiceName, ServiceFactory>> = {
-  identity: createIdentityService,
-  placement: createPlacementService,
-  image: createImageService,
-  network: createNetworkService,
-  volume: createVolumeService,
-  compute: createComputeService,
-  object: createObjectService,
-  orchestration: createOrchestrationService,
-  telemetry: createTelemetryService,
-  dashboard: createDashboardService,
+// Placeholders have no tables yet; each service's issue adds its migrations here.
+export const SERVICE_DEFINITIONS: Readonly<Record<ServiceName, ServiceDefinition>> = {
+  identity: { migrations: [], create: createIdentityService },
+  placement: { migrations: [], create: createPlacementService },
+  image: { migrations: [], create: createImageService },
+  network: { migrations: [], create: createNetworkService },
+  volume: { migrations: [], create: createVolumeService },
+  compute: { migrations: [], create: createComputeService },
+  object: { migrations: [], create: createObjectService },
+  orchestration: { migrations: [], create: createOrchestrationService },
+  telemetry: { migrations: [], create: createTelemetryService },
+  dashboard: { migrations: [], create: createDashboardService },
 };
 
 /** The path of each service's endpoint as the catalog will list it (ARCHITECTURE.md §10). */

@@ -1,16 +1,23 @@
 /**
- * What every service hands to the composition root (`src/cli`): its HTTP app and its schema
- * migrations. The root opens the database and the bus, runs the migrations, listens, and closes
- * everything on shutdown.
+ * What every service hands to the composition root (`src/cli`): its schema migrations and a
+ * factory for its HTTP app. The root opens the database and the bus, runs the migrations, builds
+ * the service, listens, and closes everything on shutdown.
  */
 import type { ResolvedConfig } from './config/load.ts';
 import type { ServiceName } from './config/schema.ts';
+import type { DatabaseHandle } from './db/database.ts';
+import type { Migration } from './db/migrate.ts';
 import type { App } from './http/app.ts';
 import type { Logger } from './logging.ts';
+import type { MessageBus } from './messaging/bus.ts';
 
 export type ServiceContext = {
   config: ResolvedConfig;
   logger: Logger;
+  /** The service's own database, migrated to the latest version. */
+  database: DatabaseHandle<unknown>;
+  /** Shared by every service of the process; the root closes it after them. */
+  bus: MessageBus;
 };
 
 export interface Service {
@@ -20,4 +27,7 @@ export interface Service {
   close(): Promise<void>;
 }
 
-export type ServiceFactory = (ctx: ServiceContext) => Service | Promise<Service>;
+export type ServiceDefinition = {
+  readonly migrations: readonly Migration[];
+  readonly create: (ctx: ServiceContext) => Service | Promise<Service>;
+};

@@ -10,11 +10,16 @@ import { REPO_ROOT } from '../helpers/process.ts';
 
 // The snippets are not files of the TypeScript project, so lint them without type information;
 // the import rules need none.
-const eslint = new ESLint({ cwd: REPO_ROOT, overrideConfig: [tseslint.configs.disableTypeChecked] });
+const eslint = new ESLint({
+  cwd: REPO_ROOT,
+  overrideConfig: [tseslint.configs.disableTypeChecked],
+});
 
 async function restrictedImports(file: string, code: string): Promise<string[]> {
   const [result] = await eslint.lintText(code, { filePath: `${REPO_ROOT}/${file}` });
-  return (result?.messages ?? []).filter((m) => m.ruleId === 'no-restricted-imports').map((m) => m.message);
+  return (result?.messages ?? [])
+    .filter((m) => m.ruleId === 'no-restricted-imports')
+    .map((m) => m.message);
 }
 
 describe('lint: import boundaries from STYLE.md', { timeout: 120_000 }, () => {
@@ -53,7 +58,10 @@ describe('lint: import boundaries from STYLE.md', { timeout: 120_000 }, () => {
   for (const c of forbidden) {
     it(`rejects: ${c.name}`, async () => {
       const messages = await restrictedImports(c.file, c.code);
-      assert.ok(messages.some((m) => c.message.test(m)), `got: ${JSON.stringify(messages)}`);
+      assert.ok(
+        messages.some((m) => c.message.test(m)),
+        `got: ${JSON.stringify(messages)}`,
+      );
     });
   }
 
