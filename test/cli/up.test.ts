@@ -159,6 +159,25 @@ describe('tstack up: the all-in-one cloud', { timeout: 60_000 }, () => {
     );
   });
 
+  it('config show prints the effective configuration, environment included', async () => {
+    const show = start(['config', 'show', '--data-dir', dataDir], {
+      PATH: process.env['PATH'],
+      HOME: process.env['HOME'],
+      TSTACK_SERVICES__IMAGE__PORT: '19292',
+      TSTACK_LOG__LEVEL: 'debug',
+    });
+    assert.equal(await show.exited, 0);
+    const config = JSON.parse(show.stdout()) as {
+      data_dir: string;
+      log: { level: string };
+      services: { image: { port: number }; identity: { port: number } };
+    };
+    assert.equal(config.data_dir, dataDir);
+    assert.equal(config.log.level, 'debug');
+    assert.equal(config.services.image.port, 19292);
+    assert.equal(config.services.identity.port, 5000);
+  });
+
   it('keeps all state under the data directory', () => {
     assert.ok(existsSync(join(dataDir, 'logs', 'tstack.log')));
   });
