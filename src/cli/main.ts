@@ -6,10 +6,13 @@
 import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig, type ResolvedConfig } from '../common/config/load.ts';
 import { SERVICE_NAMES, type ServiceName } from '../common/config/schema.ts';
 import { StartupError } from '../common/errors.ts';
-import { createLogger, type Logger } from '../common/logging.ts';
+import { createLogger, silentLogger, type Logger } from '../common/logging.ts';
+import { isIdentityService, rotateKeys } from '../identity/service.ts';
+import { catalogRegistrations } from './catalog.ts';
+import { CLOUD_NAME, exportLines, writeCloudsYaml } from './clouds.ts';
+import { loadTstackConfig, type TstackConfig } from './config.ts';
 import { startCloud, type RunningCloud } from './runner.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -18,11 +21,11 @@ const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.ur
 
 type CommonFlags = { config?: string; dataDir?: string; bindHost?: string };
 
-function configFrom(flags: CommonFlags): ResolvedConfig {
+function configFrom(flags: CommonFlags): TstackConfig {
   const overrides: Record<string, unknown> = {};
   if (flags.dataDir !== undefined) overrides['data_dir'] = flags.dataDir;
   if (flags.bindHost !== undefined) overrides['bind_host'] = flags.bindHost;
-  return loadConfig({ file: flags.config, overrides });
+  return loadTstackConfig({ file: flags.config, overrides });
 }
 
 function withCommonFlags(cmd: Command): Command {
@@ -81,10 +84,23 @@ export function buildProgram(): Command {
       say(`tstack ${pkg.version}: data in ${config.data_dir}, log in ${logFile}`);
       const services = SERVICE_NAMES.filter((n) => config.services[n].enabled);
       const cloud = await startCloud({ config, services, logger });
+      runUntilSignal(cloud, logger, say);
       say('listening:');
       printEndpoints(cloud, say);
+      const identity = cloud.services.find(isIdentityService);
+      if (identity) {
+        const result = await identity
+          .bootstrap({ services: catalogRegistrations(config, services) })
+          .catch(async (err: unknown) => {
+            await cloud.stop();
+            throw err;
+          });
+        for (const change of result.changes) logger.info({ change }, 'bootstrap');
+        const clouds = writeCloudsYaml(config);
+        say(`clients: OS_CLIENT_CONFIG_FILE=${clouds} OS_CLOUD=${CLOUD_NAME} openstack …, or:`);
+        for (const line of exportLines(config)) say(`  ${line}`);
+      }
       say('ready. Ctrl-C stops the cloud.');
-      runUntilSignal(cloud, logger, say);
     });
 
   withCommonFlags(program.command('serve'))
@@ -104,6 +120,51 @@ export function buildProgram(): Command {
       const cloud = await startCloud({ config, services: [name as ServiceName], logger });
       printEndpoints(cloud, say);
       runUntilSignal(cloud, logger, say);
+    });
+
+  withCommonFlags(program.command('bootstrap'))
+    .description(
+      'create the default domain, roles, admin and service users and the catalog (idempotent)',
+    )
+    .action(async (flags: CommonFlags) => {
+      const config = configFrom(flags);
+      const services = SERVICE_NAMES.filter((n) => config.services[n].enabled);
+      const cloud = await startCloud({
+        config,
+        services: ['identity'],
+        logger: silentLogger(),
+        listen: false,
+      });
+      try {
+        const identity = cloud.services.find(isIdentityService);
+        if (!identity) throw new StartupError('the identity service could not be started');
+        const result = await identity.bootstrap({
+          services: catalogRegistrations(config, services),
+        });
+        const lines =
+          result.changes.length === 0 ? ['nothing to do: already bootstrapped'] : result.changes;
+        for (const line of lines) process.stdout.write(`${line}\n`);
+        process.stdout.write(`wrote ${writeCloudsYaml(config)}\n`);
+      } finally {
+        await cloud.stop();
+      }
+    });
+
+  const identityCmd = program.command('identity').description('identity operator tasks');
+  withCommonFlags(identityCmd.command('rotate-keys'))
+    .description('rotate the Fernet token keys (the staged key becomes primary)')
+    .option('--max-active-keys <n>', 'keys kept, staged and primary included', '3')
+    .action((flags: CommonFlags & { maxActiveKeys: string }) => {
+      const config = configFrom(flags);
+      const max = Number(flags.maxActiveKeys);
+      if (!Number.isInteger(max) || max < 2)
+        throw new StartupError('--max-active-keys must be an integer of at least 2');
+      const result = rotateKeys(config.data_dir, max);
+      process.stdout.write(
+        `primary key is now ${result.primary} (was ${result.previousPrimary})` +
+          (result.purged.length > 0 ? `; removed ${result.purged.join(', ')}` : '') +
+          '\n',
+      );
     });
 
   const configCmd = program.command('config').description('inspect the configuration');

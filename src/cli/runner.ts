@@ -4,7 +4,6 @@
  * and anything already started is closed before it is reported.
  */
 import { mkdirSync } from 'node:fs';
-import type { ResolvedConfig } from '../common/config/load.ts';
 import type { ServiceName } from '../common/config/schema.ts';
 import { StartupError, messageOf } from '../common/errors.ts';
 import type { Logger } from '../common/logging.ts';
@@ -12,20 +11,24 @@ import type { DatabaseHandle } from '../common/db/database.ts';
 import type { MessageBus } from '../common/messaging/bus.ts';
 import type { Service } from '../common/service.ts';
 import { openBus, openServiceDatabase } from './infrastructure.ts';
-import { ENDPOINT_PATHS, SERVICE_DEFINITIONS } from './services.ts';
+import type { TstackConfig } from './config.ts';
+import { ENDPOINT_PATHS, serviceDefinitions } from './services.ts';
 
 export type Endpoint = { service: ServiceName; url: string };
 
 export type RunningCloud = {
   readonly endpoints: readonly Endpoint[];
+  readonly services: readonly Service[];
   /** Closes listeners, services, databases and the bus; safe to call twice. */
   stop(): Promise<void>;
 };
 
 export type StartOptions = {
-  config: ResolvedConfig;
+  config: TstackConfig;
   services: readonly ServiceName[];
   logger: Logger;
+  /** False for operator verbs that need the services but no listener (bootstrap). */
+  listen?: boolean;
 };
 
 export async function startCloud(options: StartOptions): Promise<RunningCloud> {
@@ -50,15 +53,20 @@ export async function startCloud(options: StartOptions): Promise<RunningCloud> {
     })();
     return stopping;
   };
+  const definitions = serviceDefinitions(config);
   try {
     bus = await openBus(config.messaging.url, logger);
     for (const name of options.services) {
       const section = config.services[name];
-      const definition = SERVICE_DEFINITIONS[name];
+      const definition = definitions[name];
       const database = await openServiceDatabase(config, name, definition.migrations, logger);
       databases.push(database);
       const service = await definition.create({ config, logger, database, bus });
       started.push(service);
+      if (options.listen === false) {
+        await service.app.ready();
+        continue;
+      }
       await listen(service, config.bind_host, section.port);
       endpoints.push({
         service: name,
@@ -70,7 +78,7 @@ export async function startCloud(options: StartOptions): Promise<RunningCloud> {
     await stop();
     throw err;
   }
-  return { endpoints, stop };
+  return { endpoints, services: started, stop };
 }
 
 async function listen(service: Service, host: string, port: number): Promise<void> {

@@ -1,9 +1,10 @@
 /** The composition root's list of services: name → migrations and factory. */
 import type { ServiceName } from '../common/config/schema.ts';
 import type { ServiceDefinition } from '../common/service.ts';
+import type { TstackConfig } from './config.ts';
 import { createComputeService } from '../compute/service.ts';
 import { createDashboardService } from '../dashboard/service.ts';
-import { createIdentityService } from '../identity/service.ts';
+import { createIdentityService, IDENTITY_MIGRATIONS } from '../identity/service.ts';
 import { createImageService } from '../image/service.ts';
 import { createNetworkService } from '../network/service.ts';
 import { createObjectService } from '../object/service.ts';
@@ -12,19 +13,26 @@ import { createPlacementService } from '../placement/service.ts';
 import { createTelemetryService } from '../telemetry/service.ts';
 import { createVolumeService } from '../volume/service.ts';
 
-// Placeholders have no tables yet; each service's issue adds its migrations here.
-export const SERVICE_DEFINITIONS: Readonly<Record<ServiceName, ServiceDefinition>> = {
-  identity: { migrations: [], create: createIdentityService },
-  placement: { migrations: [], create: createPlacementService },
-  image: { migrations: [], create: createImageService },
-  network: { migrations: [], create: createNetworkService },
-  volume: { migrations: [], create: createVolumeService },
-  compute: { migrations: [], create: createComputeService },
-  object: { migrations: [], create: createObjectService },
-  orchestration: { migrations: [], create: createOrchestrationService },
-  telemetry: { migrations: [], create: createTelemetryService },
-  dashboard: { migrations: [], create: createDashboardService },
-};
+/** Placeholders have no tables yet; each service's issue adds its migrations here. */
+export function serviceDefinitions(
+  config: TstackConfig,
+): Readonly<Record<ServiceName, ServiceDefinition>> {
+  return {
+    identity: {
+      migrations: IDENTITY_MIGRATIONS,
+      create: (ctx) => createIdentityService(ctx, config.identity),
+    },
+    placement: { migrations: [], create: createPlacementService },
+    image: { migrations: [], create: createImageService },
+    network: { migrations: [], create: createNetworkService },
+    volume: { migrations: [], create: createVolumeService },
+    compute: { migrations: [], create: createComputeService },
+    object: { migrations: [], create: createObjectService },
+    orchestration: { migrations: [], create: createOrchestrationService },
+    telemetry: { migrations: [], create: createTelemetryService },
+    dashboard: { migrations: [], create: createDashboardService },
+  };
+}
 
 /** The path of each service's endpoint as the catalog will list it (ARCHITECTURE.md §10). */
 export const ENDPOINT_PATHS: Readonly<Record<ServiceName, string>> = {

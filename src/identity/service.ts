@@ -1,7 +1,25 @@
-/** Identity (Keystone v3). For now: version discovery only; the API arrives with its issue. */
+/** Identity (Keystone v3): version discovery, the v3 API, bootstrap. */
+import { join } from 'node:path';
+import type { Kysely } from 'kysely';
 import { createApp } from '../common/http/app.ts';
 import { baseUrlOf, type VersionEntry } from '../common/http/version-discovery.ts';
+import { PolicyEnforcer } from '../common/policy/enforcer.ts';
 import type { Service, ServiceContext } from '../common/service.ts';
+import { authRoutes } from './api/auth.ts';
+import { catalogRoutes } from './api/catalog.ts';
+import { domainRoutes } from './api/domains.ts';
+import { projectRoutes } from './api/projects.ts';
+import { userRoutes } from './api/users.ts';
+import { bootstrap, type BootstrapOptions, type BootstrapResult } from './bootstrap.ts';
+import type { IdentityConfig } from './config.ts';
+import type { IdentityDatabase } from './db/schema.ts';
+import { createIdentity } from './identity.ts';
+import { IDENTITY_POLICY } from './policy.ts';
+import { FernetKeyRepository } from './token/key-repository.ts';
+
+export { IDENTITY_MIGRATIONS } from './db/migrations.ts';
+export { IdentityConfigSchema, type IdentityConfig } from './config.ts';
+export type { CatalogRegistration, BootstrapResult } from './bootstrap.ts';
 
 function v3(base: string): VersionEntry {
   return {
@@ -15,7 +33,43 @@ function v3(base: string): VersionEntry {
   };
 }
 
-export function createIdentityService(ctx: ServiceContext): Service {
+export type IdentityService = Service & {
+  /** Creates what `tstack bootstrap` creates; idempotent. */
+  bootstrap(
+    options: Omit<BootstrapOptions, 'adminPassword' | 'servicePassword' | 'region'>,
+  ): Promise<BootstrapResult>;
+};
+
+export function isIdentityService(service: Service): service is IdentityService {
+  return service.name === 'identity' && 'bootstrap' in service;
+}
+
+/** Where the Fernet keys live: `<data_dir>/fernet-keys`, made on first start. */
+export function keyRepositoryDir(dataDir: string): string {
+  return join(dataDir, 'fernet-keys');
+}
+
+/** `tstack identity rotate-keys`. */
+export function rotateKeys(dataDir: string, maxActiveKeys: number) {
+  const repo = new FernetKeyRepository(keyRepositoryDir(dataDir));
+  repo.setup();
+  return repo.rotate(maxActiveKeys);
+}
+
+export function createIdentityService(
+  ctx: ServiceContext,
+  config: IdentityConfig,
+): IdentityService {
+  const db = ctx.database.db as Kysely<IdentityDatabase>;
+  const keys = new FernetKeyRepository(keyRepositoryDir(ctx.config.data_dir), {
+    onReloadError: (err) =>
+      ctx.logger.error({ err }, 'reloading Fernet keys failed; keeping the previous ones'),
+  });
+  keys.setup();
+  const identity = createIdentity(db, keys, config);
+  const policy = new PolicyEnforcer(IDENTITY_POLICY, { enforceScope: false });
+  const deps = { identity, policy };
+
   const app = createApp({
     service: 'identity',
     errorStyle: 'keystone',
@@ -27,5 +81,29 @@ export function createIdentityService(ctx: ServiceContext): Service {
     reply.status(300).send({ versions: { values: [v3(baseUrlOf(request))] } }),
   );
   app.get('/v3', async (request) => ({ version: v3(baseUrlOf(request)) }));
-  return { name: 'identity', app, close: async () => undefined };
+  authRoutes(app, deps);
+  domainRoutes(app, deps);
+  projectRoutes(app, deps);
+  userRoutes(app, deps);
+  catalogRoutes(app, deps);
+
+  app.addHook('onReady', async () => {
+    await identity.revocations.refresh();
+    identity.revocations.start(1000, (err) =>
+      ctx.logger.warn({ err }, 'reading revocation events failed'),
+    );
+  });
+
+  return {
+    name: 'identity',
+    app,
+    close: async () => identity.revocations.stop(),
+    bootstrap: (options) =>
+      bootstrap(identity, {
+        ...options,
+        adminPassword: config.admin_password,
+        servicePassword: config.service_password,
+        region: config.region,
+      }),
+  };
 }

@@ -9,6 +9,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { StartupError } from '../errors.ts';
+import type { Static, TObject } from 'typebox';
 import { ConfigSchema, type Config } from './schema.ts';
 
 /** Variables read by the loader itself or by tests, never config keys. */
@@ -25,6 +26,18 @@ export type LoadOptions = {
 
 export type ResolvedConfig = Config & { data_dir: string; public_host: string };
 
+/**
+ * Loads with a schema that extends `ConfigSchema` by service sections (see `withSections`); the
+ * result carries their types too.
+ */
+export function loadConfigWith<S extends TObject>(
+  schema: S,
+  options: LoadOptions = {},
+): Static<S> & ResolvedConfig {
+  return resolveDataDir(checkAll(schema, options), options.env ?? process.env) as Static<S> &
+    ResolvedConfig;
+}
+
 type JsonSchema = {
   type?: string;
   properties?: Record<string, JsonSchema>;
@@ -40,6 +53,10 @@ type JsonSchema = {
 type Sources = Map<string, string>;
 
 export function loadConfig(options: LoadOptions = {}): ResolvedConfig {
+  return resolveDataDir(checkAll(ConfigSchema, options), options.env ?? process.env);
+}
+
+function checkAll(schema: TObject, options: LoadOptions): Config {
   const env = options.env ?? process.env;
   const sources: Sources = new Map();
   const raw: Record<string, unknown> = {};
@@ -49,7 +66,10 @@ export function loadConfig(options: LoadOptions = {}): ResolvedConfig {
   }
   mergeInto(raw, envToTree(env), [], sources, '');
   if (options.overrides) mergeInto(raw, options.overrides, [], sources, 'command line');
-  const config = checkValue(ConfigSchema, raw, [], sources) as Config;
+  return checkValue(schema, raw, [], sources) as Config;
+}
+
+function resolveDataDir(config: Config, env: NodeJS.ProcessEnv): ResolvedConfig {
   const dataDir = resolve(config.data_dir ?? defaultDataDir(env));
   return { ...config, data_dir: dataDir, public_host: config.public_host ?? config.bind_host };
 }

@@ -3,7 +3,7 @@
  * a YAML file and `TSTACK_*` environment variables and validates it once, in `src/cli`.
  */
 import Type from 'typebox';
-import type { Static } from 'typebox';
+import type { Static, TObject, TProperties } from 'typebox';
 
 /** Every service tstack runs, in start order (identity first: the others register with it). */
 export const SERVICE_NAMES = [
@@ -136,3 +136,13 @@ export const ConfigSchema = Type.Object(
 );
 
 export type Config = Static<typeof ConfigSchema>;
+
+/**
+ * The schema with service-specific sections added at the top level (`identity:` …). Services
+ * own their section's schema; the composition root (`src/cli`) puts them together.
+ */
+export function withSections<P extends TProperties>(
+  sections: P,
+): TObject<typeof ConfigSchema.properties & P> {
+  return Type.Object({ ...ConfigSchema.properties, ...sections }, { additionalProperties: false });
+}

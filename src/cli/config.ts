@@ -1,0 +1,13 @@
+/** The whole configuration: the common schema plus each service's own section. */
+import type { Static } from 'typebox';
+import { loadConfigWith, type LoadOptions, type ResolvedConfig } from '../common/config/load.ts';
+import { withSections } from '../common/config/schema.ts';
+import { IdentityConfigSchema } from '../identity/service.ts';
+
+export const TstackConfigSchema = withSections({ identity: IdentityConfigSchema });
+
+export type TstackConfig = Static<typeof TstackConfigSchema> & ResolvedConfig;
+
+export function loadTstackConfig(options: LoadOptions = {}): TstackConfig {
+  return loadConfigWith(TstackConfigSchema, options);
+}
