@@ -11,12 +11,41 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-const TARGETS: Readonly<Record<string, { script: string; path: string; about: string }>> = {
+import { bcryptCeiling, IDENTITY_SCENARIOS, type Prepared } from './identity-scenarios.ts';
+
+type Target = {
+  script: string;
+  prepare: (base: string) => Promise<Prepared>;
+  /** Figures measured besides the load, e.g. the bcrypt ceiling. */
+  extra?: () => Promise<Record<string, number>>;
+};
+
+const TARGETS: Readonly<Record<string, Target>> = {
   'http-empty': {
     script: 'targets/http-empty.ts',
-    path: '/',
-    about: 'http kit, one empty JSON route',
+    prepare: async () => ({
+      method: 'GET',
+      path: '/',
+      headers: {},
+      about: 'http kit, one empty JSON route',
+    }),
   },
+  ...Object.fromEntries(
+    Object.entries(IDENTITY_SCENARIOS).map(([name, prepare]) => [
+      name,
+      {
+        script: 'targets/identity.ts',
+        prepare,
+        ...(name === 'identity-token-issue'
+          ? {
+              extra: async () => ({
+                bcrypt_ceiling_per_s: +(await bcryptCeiling(12, 5)).toFixed(1),
+              }),
+            }
+          : {}),
+      },
+    ]),
+  ),
 };
 
 const { values, positionals } = parseArgs({
@@ -68,6 +97,8 @@ async function main(): Promise<void> {
   let pid = values.pid === undefined ? undefined : Number(values.pid);
   let child: ChildProcess | undefined;
   let about = 'external server';
+  let request: Omit<Prepared, 'about' | 'path'> = { method: 'GET', headers: {} };
+  let extra: Record<string, number> = {};
   if (url === undefined) {
     const target = name === undefined ? undefined : TARGETS[name];
     if (target === undefined) {
@@ -82,15 +113,22 @@ async function main(): Promise<void> {
     }
     const started = await startTarget(target.script);
     child = started.child;
-    url = new URL(target.path, started.url).toString();
     pid = child.pid;
-    about = target.about;
+    const prepared = await target.prepare(started.url);
+    url = new URL(prepared.path, started.url).toString();
+    about = prepared.about;
+    request = {
+      method: prepared.method,
+      headers: prepared.headers,
+      ...(prepared.body !== undefined ? { body: prepared.body } : {}),
+    };
+    if (target.extra) extra = await target.extra();
   }
   try {
     const rssBefore = pid === undefined ? undefined : memoryKiB(pid, 'VmRSS');
     // A short warm-up so the JIT and the connection pool do not count against the figures.
-    await autocannon({ url, connections, duration: 1 });
-    const result = await autocannon({ url, connections, duration });
+    await autocannon({ url, connections, duration: 1, timeout: 60, ...request });
+    const result = await autocannon({ url, connections, duration, timeout: 60, ...request });
     const rssAfter = pid === undefined ? undefined : memoryKiB(pid, 'VmRSS');
     const peak = pid === undefined ? undefined : memoryKiB(pid, 'VmHWM');
     const figures = {
@@ -113,6 +151,7 @@ async function main(): Promise<void> {
         peak: peak === undefined ? null : +(peak / 1024).toFixed(1),
       },
       node: process.version,
+      ...extra,
     };
     console.log(`${figures.benchmark}: ${about}`);
     console.log(
@@ -122,6 +161,7 @@ async function main(): Promise<void> {
     console.log(
       `  latency     p50 ${figures.latency_ms.p50} ms  p90 ${figures.latency_ms.p90} ms  p99 ${figures.latency_ms.p99} ms  max ${figures.latency_ms.max} ms`,
     );
+    for (const [key, value] of Object.entries(extra)) console.log(`  ${key}  ${value}`);
     console.log(
       `  memory      RSS ${figures.rss_mib.before ?? '?'} → ${figures.rss_mib.after ?? '?'} MiB, peak ${figures.rss_mib.peak ?? '?'} MiB`,
     );

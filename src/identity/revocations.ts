@@ -82,6 +82,7 @@ export class Revocations {
   #events: RevocationEvent[] = [];
   #lastId = 0;
   #timer: NodeJS.Timeout | undefined;
+  readonly #listeners: (() => void)[] = [];
 
   constructor(db: Kysely<IdentityDatabase>, options: { now: () => Date; keepSeconds: number }) {
     this.#db = db;
@@ -114,6 +115,11 @@ export class Revocations {
     await this.refresh();
   }
 
+  /** Called whenever new events arrive, from this process or, by `refresh`, another. */
+  onChange(listener: () => void): void {
+    this.#listeners.push(listener);
+  }
+
   isRevoked(token: TokenFacts): boolean {
     return this.#events.some((event) => matches(event, token));
   }
@@ -127,6 +133,7 @@ export class Revocations {
       .orderBy('id')
       .execute();
     const now = this.#now().getTime();
+    if (rows.length > 0) for (const listener of this.#listeners) listener();
     for (const row of rows) {
       this.#lastId = Math.max(this.#lastId, row.id);
       const event = fromRow(row);

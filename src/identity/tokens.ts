@@ -73,6 +73,20 @@ export type TokensOptions = {
   now: () => Date;
 };
 
+/** How long validation may reuse what a token's ids resolved to (see `#resolve`). */
+const MEMO_TTL_MS = 1000;
+const MEMO_MAX = 10_000;
+
+type Resolved = {
+  user: User;
+  userDomain: Domain;
+  scope: TokenData['scope'];
+  roleIds: string[];
+  roles: Role[];
+  applicationCredential?:
+    { id: string; name: string; restricted: boolean; expiresAtMs: number | undefined } | undefined;
+};
+
 export function tokenNotFound(): NotFoundError {
   return new NotFoundError('Failed to validate token', 'identity.token_not_found');
 }
@@ -86,6 +100,8 @@ export class Tokens {
   readonly #revocations: Revocations;
   readonly #appCreds: ApplicationCredentials;
   readonly #options: TokensOptions;
+  readonly #memo = new Map<string, { value: Resolved; until: number }>();
+  readonly #scopeMemo = new Map<string, { value: TokenPayload['scope']; until: number }>();
 
   constructor(parts: {
     codec: TokenCodec;
@@ -105,6 +121,11 @@ export class Tokens {
     this.#revocations = parts.revocations;
     this.#appCreds = parts.applicationCredentials;
     this.#options = parts.options;
+    // A revocation may mean a role, user or project is gone: forget everything resolved.
+    parts.revocations.onChange(() => {
+      this.#memo.clear();
+      this.#scopeMemo.clear();
+    });
   }
 
   /** Seals a token for an authenticated user on the requested (or default project) scope. */
@@ -141,7 +162,7 @@ export class Tokens {
     const payload: TokenPayload = {
       userId: auth.user.id,
       methods: AUTH_METHODS.filter((m) => auth.methods.includes(m)),
-      scope: await this.#resolveScope(scopeRequest),
+      scope: await this.#memoScope(scopeRequest),
       expiresAtMicros,
       issuedAtMicros: nowMicros,
       auditIds: auth.parent ? [own, auth.parent.auditChainId] : [own],
@@ -187,6 +208,18 @@ export class Tokens {
     return this.#catalog.forProject(
       data.scope.kind === 'project' ? data.scope.project.id : undefined,
     );
+  }
+
+  /** Scope lookups by name or id, reused like `#resolve` (cleared by any revocation). */
+  async #memoScope(request: ScopeRequest): Promise<TokenPayload['scope']> {
+    const key = JSON.stringify(request);
+    const now = Date.now();
+    const hit = this.#scopeMemo.get(key);
+    if (hit !== undefined && hit.until > now) return hit.value;
+    const value = await this.#resolveScope(request);
+    if (this.#scopeMemo.size >= MEMO_MAX) this.#scopeMemo.clear();
+    this.#scopeMemo.set(key, { value, until: now + MEMO_TTL_MS });
+    return value;
   }
 
   async #resolveScope(request: ScopeRequest): Promise<TokenPayload['scope']> {
@@ -238,7 +271,32 @@ export class Tokens {
   }
 
   /** Expands a payload into token data, checking everything it names is still valid. */
-  async #build(payload: TokenPayload, checkRevoked: boolean): Promise<TokenData> {
+  /**
+   * What a payload's ids stand for now: user, scope, roles, application credential. Validation
+   * reads it from a short-lived memo so the hot path touches no database; anything that revokes
+   * tokens clears the memo at once, and other changes show within `MEMO_TTL_MS`.
+   */
+  async #resolve(payload: TokenPayload, fresh: boolean): Promise<Resolved> {
+    const key = `${payload.userId}|${payload.scope.kind}|${
+      payload.scope.kind === 'project'
+        ? payload.scope.projectId
+        : payload.scope.kind === 'domain'
+          ? payload.scope.domainId
+          : ''
+    }|${payload.applicationCredentialId ?? ''}`;
+    const now = Date.now();
+    const hit = this.#memo.get(key);
+    // Issuing reuses a memo only if it granted roles: a role granted a moment ago must count.
+    if (hit !== undefined && hit.until > now && (!fresh || hit.value.roleIds.length > 0)) {
+      return hit.value;
+    }
+    const value = await this.#load(payload);
+    if (this.#memo.size >= MEMO_MAX) this.#memo.clear();
+    this.#memo.set(key, { value, until: now + MEMO_TTL_MS });
+    return value;
+  }
+
+  async #load(payload: TokenPayload): Promise<Resolved> {
     const user = await this.#users.find(payload.userId);
     if (!user?.enabled) throw tokenNotFound();
     const userDomain = await this.#resources.findDomain(user.domain_id);
@@ -270,14 +328,33 @@ export class Tokens {
         break;
       }
     }
-    let applicationCredential: TokenData['applicationCredential'];
+    let applicationCredential: Resolved['applicationCredential'];
     if (payload.applicationCredentialId !== undefined) {
       const cred = await this.#appCreds.find(payload.applicationCredentialId);
       if (!cred || cred.user_id !== user.id) throw tokenNotFound();
-      if (cred.expires_at !== null && Date.parse(cred.expires_at) <= this.#options.now().getTime())
-        throw tokenNotFound();
       roleIds = roleIds.filter((id) => cred.role_ids.includes(id));
-      applicationCredential = { id: cred.id, name: cred.name, restricted: !cred.unrestricted };
+      applicationCredential = {
+        id: cred.id,
+        name: cred.name,
+        restricted: !cred.unrestricted,
+        expiresAtMs: cred.expires_at === null ? undefined : Date.parse(cred.expires_at),
+      };
+    }
+    const roles = roleIds.length === 0 ? [] : await this.#roles.list({ ids: roleIds });
+    return { user, userDomain, scope, roleIds, roles, applicationCredential };
+  }
+
+  /** Expands a payload into token data, checking everything it names is still valid. */
+  async #build(payload: TokenPayload, checkRevoked: boolean): Promise<TokenData> {
+    const { user, userDomain, scope, roleIds, roles, applicationCredential } = await this.#resolve(
+      payload,
+      !checkRevoked,
+    );
+    if (
+      applicationCredential?.expiresAtMs !== undefined &&
+      applicationCredential.expiresAtMs <= this.#options.now().getTime()
+    ) {
+      throw tokenNotFound();
     }
     const [own, chain] = payload.auditIds;
     if (checkRevoked) {
@@ -295,7 +372,6 @@ export class Tokens {
       };
       if (this.#revocations.isRevoked(facts)) throw tokenNotFound();
     }
-    const roles = roleIds.length === 0 ? [] : await this.#roles.list({ ids: roleIds });
     return {
       user,
       userDomain,
@@ -306,7 +382,11 @@ export class Tokens {
       expiresAt: isoTimeMicros(payload.expiresAtMicros),
       issuedAt: isoTimeMicros(payload.issuedAtMicros),
       expiresAtMicros: payload.expiresAtMicros,
-      applicationCredential,
+      applicationCredential: applicationCredential && {
+        id: applicationCredential.id,
+        name: applicationCredential.name,
+        restricted: applicationCredential.restricted,
+      },
     };
   }
 }

@@ -3,7 +3,6 @@
  * event loop, password rules, history and failed-login lockout. Changing a password, disabling or
  * deleting a user revokes the user's tokens.
  */
-import bcrypt from 'bcrypt';
 import type { Kysely } from 'kysely';
 import {
   DuplicateKeyError,
@@ -13,6 +12,7 @@ import {
   toDbTimestamp,
 } from '../common/db/portable.ts';
 import type { IdentityConfig } from './config.ts';
+import { hashPassword, verifyPassword } from './password-hash.ts';
 import type { IdentityDatabase, UserRow } from './db/schema.ts';
 import { authenticationFailed, duplicate, invalid, notFound } from './errors.ts';
 import { newId } from './ids.ts';
@@ -245,8 +245,8 @@ export class Users {
    */
   async checkPassword(user: User | undefined, password: string): Promise<User> {
     if (!user) {
-      dummyHash ??= bcrypt.hash('not a password', this.#policy.password_hash_rounds);
-      await bcrypt.compare(password, await dummyHash);
+      dummyHash ??= hashPassword('not a password', this.#policy.password_hash_rounds);
+      await verifyPassword(password, await dummyHash);
       throw authenticationFailed();
     }
     const row = await this.#db
@@ -306,11 +306,11 @@ export class Users {
       .limit(1)
       .executeTakeFirst();
     if (!current) {
-      dummyHash ??= bcrypt.hash('not a password', this.#policy.password_hash_rounds);
-      await bcrypt.compare(password, await dummyHash);
+      dummyHash ??= hashPassword('not a password', this.#policy.password_hash_rounds);
+      await verifyPassword(password, await dummyHash);
       return false;
     }
-    return bcrypt.compare(password, current.hash);
+    return verifyPassword(password, current.hash);
   }
 
   #lockedOut(count: number, at: string | null): boolean {
@@ -343,14 +343,14 @@ export class Users {
         .limit(this.#policy.unique_last_password_count)
         .execute();
       for (const { hash } of recent) {
-        if (await bcrypt.compare(password, hash)) {
+        if (await verifyPassword(password, hash)) {
           throw invalid(
             `Password validation error: The new password cannot be identical to a previous password. The total number which includes the new password must be unique is ${this.#policy.unique_last_password_count}.`,
           );
         }
       }
     }
-    return bcrypt.hash(password, this.#policy.password_hash_rounds);
+    return hashPassword(password, this.#policy.password_hash_rounds);
   }
 
   async #storePassword(userId: string, hash: string, selfService: boolean): Promise<void> {

@@ -141,7 +141,30 @@ function sqliteDialect(url: SqliteUrl, options: DatabaseOptions, setting: string
       { cause: err },
     );
   }
-  return new SqliteDialect({ database });
+  return new SqliteDialect({ database: withStatementCache(database) });
+}
+
+/** Statements kept per connection; past that the cache starts over (hot paths use a few dozen). */
+const STATEMENT_CACHE_SIZE = 512;
+
+/**
+ * better-sqlite3 compiles SQL on every `prepare`, which costs more than running a small indexed
+ * query; Kysely prepares each query anew, so keep compiled statements by their SQL text.
+ */
+function withStatementCache(database: Sqlite.Database) {
+  const cache = new Map<string, Sqlite.Statement>();
+  return {
+    close: () => database.close(),
+    prepare: (sql: string) => {
+      let statement = cache.get(sql);
+      if (statement === undefined) {
+        if (cache.size >= STATEMENT_CACHE_SIZE) cache.clear();
+        statement = database.prepare(sql);
+        cache.set(sql, statement);
+      }
+      return statement;
+    },
+  };
 }
 
 function postgresDialect(url: ServerUrl, options: DatabaseOptions): Dialect {

@@ -86,13 +86,33 @@ export async function authorize(
   return caller;
 }
 
-/**
- * Keystone's rules read the target both as `%(target.project.id)s` and as `%(user_id)s`; a JSON
- * round trip drops what policy cannot compare (undefined, functions).
- */
+/** Drops what policy cannot compare (undefined, functions); keeps JSON-like values. */
+function plain(value: unknown): PolicyTarget[string] {
+  if (
+    value === null ||
+    typeof value === 'string' ||
+    typeof value === 'number' ||
+    typeof value === 'boolean'
+  ) {
+    return value;
+  }
+  if (Array.isArray(value))
+    return value.map(plain).filter((v) => v !== undefined);
+  if (typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      const p = plain(v);
+      if (p !== undefined) out[k] = p;
+    }
+    return out as PolicyTarget[string];
+  }
+  return undefined;
+}
+
+/** Keystone's rules read the target both as `%(target.project.id)s` and as `%(user_id)s`. */
 function policyTarget(target: Record<string, unknown>): PolicyTarget {
-  const plain = JSON.parse(JSON.stringify(target)) as PolicyTarget;
-  return { ...plain, target: plain as PolicyTarget[string] };
+  const t = plain(target) as PolicyTarget;
+  return { ...t, target: t as PolicyTarget[string] };
 }
 
 /** Whether the caller could do `rule` on `target`, for filtering lists. */
