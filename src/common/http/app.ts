@@ -55,10 +55,35 @@ declare module 'fastify' {
 }
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
-const ROUTER_OPTIONS = { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true };
+// Path parameters carry ids, names and tokens; Fastify's default cap of 100 characters answered
+// longer ones with a 414 in its own shape, so allow what an id or name can be.
+const ROUTER_OPTIONS = {
+  ignoreTrailingSlash: true,
+  ignoreDuplicateSlashes: true,
+  maxParamLength: 1024,
+};
 
 export function createApp(options: AppOptions): App {
   const logger = options.logger.child({ service: options.service });
+  const handleError = async (error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const apiError = toApiError(error);
+    if (apiError.status >= 500) {
+      request.log.error({ err: error }, 'unexpected error');
+    } else {
+      request.log.info(
+        { status: apiError.status, code: apiError.code, message: apiError.message },
+        'request failed',
+      );
+    }
+    const rendered = renderError(options.errorStyle, apiError, {
+      requestId: request.id,
+      accept: request.headers.accept,
+    });
+    reply.header(REQUEST_ID_HEADER, request.id);
+    if (options.requestIdAlias) reply.header(options.requestIdAlias, request.id);
+    reply.status(apiError.status).headers(apiError.headers).type(rendered.contentType);
+    return reply.send(rendered.body);
+  };
   const app = Fastify({
     loggerInstance: logger,
     genReqId: () => newRequestId(),
@@ -71,6 +96,9 @@ export function createApp(options: AppOptions): App {
     }),
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     routerOptions: ROUTER_OPTIONS,
+    // Errors the router raises before any hook runs (bad URL encoding, an over-long path
+    // parameter) get the same treatment as the rest.
+    frameworkErrors: (error, request, reply) => void handleError(error, request, reply),
     childLoggerFactory: (parent, bindings, opts, raw) => {
       const global = globalRequestIdFrom(raw.headers[REQUEST_ID_HEADER]);
       return parent.child(
@@ -119,24 +147,7 @@ export function createApp(options: AppOptions): App {
     throw new NotFoundError('The resource could not be found.', 'common.route_not_found');
   });
 
-  app.setErrorHandler(async (error: unknown, request: FastifyRequest, reply: FastifyReply) => {
-    const apiError = toApiError(error);
-    if (apiError.status >= 500) {
-      request.log.error({ err: error }, 'unexpected error');
-    } else {
-      request.log.info(
-        { status: apiError.status, code: apiError.code, message: apiError.message },
-        'request failed',
-      );
-    }
-    const rendered = renderError(options.errorStyle, apiError, {
-      requestId: request.id,
-      accept: request.headers.accept,
-    });
-    reply.status(apiError.status).headers(apiError.headers).type(rendered.contentType);
-    return reply.send(rendered.body);
-  });
-
+  app.setErrorHandler(handleError);
   return app;
 }
 
@@ -156,6 +167,14 @@ export function toApiError(error: unknown): ApiError {
         'Unsupported Content-Type; this API accepts application/json.',
         'common.unsupported_media_type',
       );
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new ApiError(
+        414,
+        'common.uri_too_long',
+        'A path parameter is longer than this API accepts.',
+      );
+    case 'FST_ERR_BAD_URL':
+      return new BadRequestError('The URL is not valid (bad percent-encoding).', 'common.bad_url');
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new BadRequestError(
         'The request body is empty but declared as JSON.',

@@ -223,6 +223,23 @@ describe('http kit: errors in the service shape, never a stack trace', () => {
     );
   });
 
+  it('router errors (over-long path parameter, bad percent-encoding) come in the service shape', async () => {
+    const { app } = buildApp('keystone');
+    app.get('/items/:id', async () => ({}));
+    const long = await app.inject({ url: `/items/${'a'.repeat(300)}` });
+    assert.equal(long.statusCode, 200, 'ids up to 1024 characters reach the route');
+    const tooLong = await app.inject({ url: `/items/${'a'.repeat(2000)}` });
+    assert.equal(tooLong.statusCode, 414);
+    assert.equal((JSON.parse(tooLong.body) as { error: { code: number } }).error.code, 414);
+    assert.match(String(tooLong.headers['x-openstack-request-id']), REQ_ID);
+    const bad = await app.inject({ url: '/items/%E0%A4%A' });
+    assert.equal(bad.statusCode, 400);
+    assert.match(
+      (JSON.parse(bad.body) as { error: { message: string } }).error.message,
+      /percent-encoding/,
+    );
+  });
+
   it('a valid body still works', async () => {
     const { app } = buildApp();
     const res = await app.inject({
