@@ -2,7 +2,6 @@
  * Application credentials: a secret a user creates for an application, bound to one project and
  * a subset of the user's roles there, optionally expiring. Deleting one revokes its tokens.
  */
-import bcrypt from 'bcrypt';
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import {
@@ -14,6 +13,7 @@ import {
 import type { ApplicationCredentialRow, IdentityDatabase } from './db/schema.ts';
 import { authenticationFailed, duplicate, forbidden, invalid, notFound } from './errors.ts';
 import { newId } from './ids.ts';
+import { hashPassword, verifyPassword } from './password-hash.ts';
 import type { Revocations } from './revocations.ts';
 
 export type ApplicationCredential = {
@@ -61,12 +61,8 @@ export class ApplicationCredentials {
   }): Promise<{ credential: ApplicationCredential; secret: string }> {
     if (input.role_ids.length === 0)
       throw invalid('An application credential needs at least one role.');
-    if (input.expires_at != null && Number.isNaN(Date.parse(input.expires_at))) {
-      throw invalid(
-        `Invalid input for field 'expires_at': '${input.expires_at}' is not a date and time.`,
-      );
-    }
-    if (input.expires_at != null && Date.parse(input.expires_at) <= this.#now().getTime()) {
+    const expiresAt = input.expires_at == null ? null : parseExpiry(input.expires_at);
+    if (expiresAt !== null && expiresAt.getTime() <= this.#now().getTime()) {
       throw invalid("Invalid input for field 'expires_at': the expiry is in the past.");
     }
     const secret = input.secret ?? randomBytes(48).toString('base64url');
@@ -74,10 +70,10 @@ export class ApplicationCredentials {
       id: newId(),
       name: input.name,
       description: input.description ?? null,
-      secret_hash: await bcrypt.hash(secret, this.#rounds),
+      secret_hash: await hashPassword(secret, this.#rounds),
       user_id: input.user_id,
       project_id: input.project_id,
-      expires_at: input.expires_at == null ? null : new Date(input.expires_at).toISOString(),
+      expires_at: expiresAt === null ? null : toDbTimestamp(expiresAt),
       unrestricted: toDbBoolean(input.unrestricted ?? false),
       created_at: toDbTimestamp(this.#now()),
     };
@@ -160,7 +156,7 @@ export class ApplicationCredentials {
       .selectAll()
       .where('id', '=', credentialId)
       .executeTakeFirst();
-    if (!row || !(await bcrypt.compare(secret, row.secret_hash))) throw authenticationFailed();
+    if (!row || !(await verifyPassword(secret, row.secret_hash))) throw authenticationFailed();
     if (row.expires_at !== null && Date.parse(row.expires_at) <= this.#now().getTime())
       throw authenticationFailed();
     return toCredential(row, await this.#roleIds(row.id));
@@ -193,6 +189,35 @@ export class ApplicationCredentials {
       .execute();
     return rows.map((r) => r.role_id);
   }
+}
+
+const ISO_8601 =
+  /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2})?)(?:\.(\d+))?)?(Z|[+-]\d{2}:?\d{2})?$/i;
+
+/**
+ * An ISO 8601 date and time as Keystone reads `expires_at`; one without a zone is UTC (JavaScript
+ * would read it as local time).
+ * @throws BadRequestError when it is not one.
+ */
+export function parseExpiry(value: string): Date {
+  const m = ISO_8601.exec(value.trim());
+  const date = m ? fromParts(m) : undefined;
+  if (date === undefined) {
+    throw invalid(`Invalid input for field 'expires_at': '${value}' is not a date and time.`);
+  }
+  return date;
+}
+
+function fromParts(m: RegExpExecArray): Date | undefined {
+  const [, day = '', time = '00:00:00', fraction = '0', zone = 'Z'] = m;
+  // The calendar day must exist: JavaScript would roll 30 February over into March.
+  const midnight = new Date(`${day}T00:00:00Z`);
+  if (Number.isNaN(midnight.getTime()) || !midnight.toISOString().startsWith(day)) return undefined;
+  const seconds = time.length === 5 ? `${time}:00` : time;
+  const millis = fraction.padEnd(3, '0').slice(0, 3);
+  const offset = zone.toUpperCase() === 'Z' ? 'Z' : `${zone.slice(0, 3)}:${zone.slice(-2)}`;
+  const date = new Date(`${day}T${seconds}.${millis}${offset}`);
+  return Number.isNaN(date.getTime()) ? undefined : date;
 }
 
 function toCredential(row: ApplicationCredentialRow, roleIds: string[]): ApplicationCredential {

@@ -8,13 +8,20 @@ import type { EndpointRow, IdentityDatabase, RegionRow, ServiceRow } from './db/
 import { duplicate, forbidden, invalid, notFound } from './errors.ts';
 import { newId } from './ids.ts';
 
-export type Region = { id: string; description: string; parent_region_id: string | null };
+/** `extra`: attributes Keystone does not define but stores and returns (clients send some). */
+export type Region = {
+  id: string;
+  description: string;
+  parent_region_id: string | null;
+  extra: Record<string, unknown>;
+};
 export type CatalogService = {
   id: string;
   type: string;
   name: string | null;
   description: string | null;
   enabled: boolean;
+  extra: Record<string, unknown>;
 };
 export type Endpoint = {
   id: string;
@@ -23,6 +30,7 @@ export type Endpoint = {
   region_id: string | null;
   url: string;
   enabled: boolean;
+  extra: Record<string, unknown>;
 };
 
 export type CatalogEntry = {
@@ -44,6 +52,7 @@ const toRegion = (r: RegionRow): Region => ({
   id: r.id,
   description: r.description,
   parent_region_id: r.parent_region_id,
+  extra: JSON.parse(r.extra) as Record<string, unknown>,
 });
 const toService = (r: ServiceRow): CatalogService => ({
   id: r.id,
@@ -51,6 +60,7 @@ const toService = (r: ServiceRow): CatalogService => ({
   name: r.name,
   description: r.description,
   enabled: fromDbBoolean(r.enabled),
+  extra: JSON.parse(r.extra) as Record<string, unknown>,
 });
 const toEndpoint = (r: EndpointRow): Endpoint => ({
   id: r.id,
@@ -59,6 +69,7 @@ const toEndpoint = (r: EndpointRow): Endpoint => ({
   region_id: r.region_id,
   url: r.url,
   enabled: fromDbBoolean(r.enabled),
+  extra: JSON.parse(r.extra) as Record<string, unknown>,
 });
 
 /** Endpoint URLs may name the project, as Keystone's templates do (`$(project_id)s`). */
@@ -83,13 +94,14 @@ export class Catalog {
     id?: string | undefined;
     description?: string | undefined;
     parent_region_id?: string | null | undefined;
+    extra?: Record<string, unknown> | undefined;
   }): Promise<Region> {
     if (input.parent_region_id != null) await this.getRegion(input.parent_region_id);
     const row: RegionRow = {
       id: input.id ?? newId(),
       description: input.description ?? '',
       parent_region_id: input.parent_region_id ?? null,
-      extra: toDbJson({}),
+      extra: toDbJson(input.extra ?? {}),
     };
     try {
       await this.#db.insertInto('region').values(row).execute();
@@ -119,7 +131,11 @@ export class Catalog {
 
   async updateRegion(
     id: string,
-    patch: { description?: string | undefined; parent_region_id?: string | null | undefined },
+    patch: {
+      description?: string | undefined;
+      parent_region_id?: string | null | undefined;
+      extra?: Record<string, unknown> | undefined;
+    },
   ): Promise<Region> {
     const current = await this.getRegion(id);
     if (patch.parent_region_id != null) {
@@ -130,10 +146,15 @@ export class Catalog {
       ...current,
       ...(patch.description !== undefined ? { description: patch.description } : {}),
       ...(patch.parent_region_id !== undefined ? { parent_region_id: patch.parent_region_id } : {}),
+      extra: { ...current.extra, ...patch.extra },
     };
     await this.#db
       .updateTable('region')
-      .set({ description: next.description, parent_region_id: next.parent_region_id })
+      .set({
+        description: next.description,
+        parent_region_id: next.parent_region_id,
+        extra: toDbJson(next.extra),
+      })
       .where('id', '=', id)
       .execute();
     return next;
@@ -164,6 +185,7 @@ export class Catalog {
     name?: string | null | undefined;
     description?: string | null | undefined;
     enabled?: boolean | undefined;
+    extra?: Record<string, unknown> | undefined;
   }): Promise<CatalogService> {
     const row: ServiceRow = {
       id: newId(),
@@ -171,7 +193,7 @@ export class Catalog {
       name: input.name ?? null,
       description: input.description ?? null,
       enabled: toDbBoolean(input.enabled ?? true),
-      extra: toDbJson({}),
+      extra: toDbJson(input.extra ?? {}),
     };
     await this.#db.insertInto('service').values(row).execute();
     this.#cached = undefined;
@@ -204,6 +226,7 @@ export class Catalog {
       name?: string | null | undefined;
       description?: string | null | undefined;
       enabled?: boolean | undefined;
+      extra?: Record<string, unknown> | undefined;
     },
   ): Promise<CatalogService> {
     const current = await this.getService(id);
@@ -213,6 +236,7 @@ export class Catalog {
       ...(patch.name !== undefined ? { name: patch.name } : {}),
       ...(patch.description !== undefined ? { description: patch.description } : {}),
       ...(patch.enabled !== undefined ? { enabled: patch.enabled } : {}),
+      extra: { ...current.extra, ...patch.extra },
     };
     await this.#db
       .updateTable('service')
@@ -221,6 +245,7 @@ export class Catalog {
         name: next.name,
         description: next.description,
         enabled: toDbBoolean(next.enabled),
+        extra: toDbJson(next.extra),
       })
       .where('id', '=', id)
       .execute();
@@ -245,6 +270,7 @@ export class Catalog {
     url: string;
     region_id?: string | null | undefined;
     enabled?: boolean | undefined;
+    extra?: Record<string, unknown> | undefined;
   }): Promise<Endpoint> {
     await this.getService(input.service_id);
     if (input.region_id != null) await this.getRegion(input.region_id);
@@ -255,7 +281,7 @@ export class Catalog {
       region_id: input.region_id ?? null,
       url: input.url,
       enabled: toDbBoolean(input.enabled ?? true),
-      extra: toDbJson({}),
+      extra: toDbJson(input.extra ?? {}),
     };
     await this.#db.insertInto('endpoint').values(row).execute();
     this.#cached = undefined;
@@ -299,6 +325,7 @@ export class Catalog {
       url?: string | undefined;
       region_id?: string | null | undefined;
       enabled?: boolean | undefined;
+      extra?: Record<string, unknown> | undefined;
     },
   ): Promise<Endpoint> {
     const current = await this.getEndpoint(id);
@@ -311,6 +338,7 @@ export class Catalog {
       ...(patch.url !== undefined ? { url: patch.url } : {}),
       ...(patch.region_id !== undefined ? { region_id: patch.region_id } : {}),
       ...(patch.enabled !== undefined ? { enabled: patch.enabled } : {}),
+      extra: { ...current.extra, ...patch.extra },
     };
     await this.#db
       .updateTable('endpoint')
@@ -320,6 +348,7 @@ export class Catalog {
         url: next.url,
         region_id: next.region_id,
         enabled: toDbBoolean(next.enabled),
+        extra: toDbJson(next.extra),
       })
       .where('id', '=', id)
       .execute();

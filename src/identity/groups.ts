@@ -1,19 +1,36 @@
 /** Groups and their members; a group's role assignments reach every member. */
 import type { Kysely } from 'kysely';
 import { DuplicateKeyError, toDbJson } from '../common/db/portable.ts';
+import { NotFoundError } from '../common/errors.ts';
 import type { GroupRow, IdentityDatabase } from './db/schema.ts';
 import { duplicate, notFound } from './errors.ts';
 import { newId } from './ids.ts';
 import type { Revocations } from './revocations.ts';
 
-export type Group = { id: string; name: string; domain_id: string; description: string | null };
+export type Group = {
+  id: string;
+  name: string;
+  domain_id: string;
+  description: string | null;
+  /** Attributes Keystone does not define but stores and returns. */
+  extra: Record<string, unknown>;
+};
 
 const toGroup = (r: GroupRow): Group => ({
   id: r.id,
   name: r.name,
   domain_id: r.domain_id,
   description: r.description,
+  extra: JSON.parse(r.extra) as Record<string, unknown>,
 });
+
+/** Keystone's words for a user who is not in a group. */
+function notMember(userId: string, groupId: string): NotFoundError {
+  return new NotFoundError(
+    `User '${userId}' not found in group '${groupId}'`,
+    'identity.group_membership_not_found',
+  );
+}
 
 export class Groups {
   readonly #db: Kysely<IdentityDatabase>;
@@ -28,13 +45,14 @@ export class Groups {
     name: string;
     domain_id: string;
     description?: string | null | undefined;
+    extra?: Record<string, unknown> | undefined;
   }): Promise<Group> {
     const row: GroupRow = {
       id: newId(),
       name: input.name,
       domain_id: input.domain_id,
       description: input.description ?? null,
-      extra: toDbJson({}),
+      extra: toDbJson(input.extra ?? {}),
     };
     try {
       await this.#db.insertInto('identity_group').values(row).execute();
@@ -50,14 +68,19 @@ export class Groups {
     return toGroup(row);
   }
 
-  async get(id: string): Promise<Group> {
+  async find(id: string): Promise<Group | undefined> {
     const row = await this.#db
       .selectFrom('identity_group')
       .selectAll()
       .where('id', '=', id)
       .executeTakeFirst();
-    if (!row) throw notFound('group', id);
-    return toGroup(row);
+    return row && toGroup(row);
+  }
+
+  async get(id: string): Promise<Group> {
+    const group = await this.find(id);
+    if (!group) throw notFound('group', id);
+    return group;
   }
 
   async list(
@@ -79,18 +102,24 @@ export class Groups {
 
   async update(
     id: string,
-    patch: { name?: string | undefined; description?: string | null | undefined },
+    patch: {
+      name?: string | undefined;
+      description?: string | null | undefined;
+      /** Merged into the stored extra attributes. */
+      extra?: Record<string, unknown> | undefined;
+    },
   ): Promise<Group> {
     const current = await this.get(id);
-    const next = {
+    const next: Group = {
       ...current,
       ...(patch.name !== undefined ? { name: patch.name } : {}),
       ...(patch.description !== undefined ? { description: patch.description } : {}),
+      ...(patch.extra !== undefined ? { extra: { ...current.extra, ...patch.extra } } : {}),
     };
     try {
       await this.#db
         .updateTable('identity_group')
-        .set({ name: next.name, description: next.description })
+        .set({ name: next.name, description: next.description, extra: toDbJson(next.extra) })
         .where('id', '=', id)
         .execute();
     } catch (err) {
@@ -110,13 +139,24 @@ export class Groups {
     const members = await this.memberIds(id);
     await this.#db.transaction().execute(async (tx) => {
       await tx.deleteFrom('assignment').where('actor_id', '=', id).execute();
+      await tx.deleteFrom('user_group_membership').where('group_id', '=', id).execute();
       await tx.deleteFrom('identity_group').where('id', '=', id).execute();
     });
     for (const userId of members) await this.#revocations.revoke({ user_id: userId });
   }
 
+  /**
+   * Adds a user to a group; idempotent.
+   * @throws NotFoundError for an unknown group or user.
+   */
   async addMember(groupId: string, userId: string): Promise<void> {
     await this.get(groupId);
+    const user = await this.#db
+      .selectFrom('identity_user')
+      .select('id')
+      .where('id', '=', userId)
+      .executeTakeFirst();
+    if (!user) throw notFound('user', userId);
     try {
       await this.#db
         .insertInto('user_group_membership')
@@ -133,11 +173,14 @@ export class Groups {
       .where('user_id', '=', userId)
       .where('group_id', '=', groupId)
       .executeTakeFirst();
-    if (Number(result.numDeletedRows) === 0) {
-      throw notFound('user', `${userId} in group ${groupId}`);
-    }
+    if (Number(result.numDeletedRows) === 0) throw notMember(userId, groupId);
     // The member's tokens may carry roles that came through the group.
     await this.#revocations.revoke({ user_id: userId });
+  }
+
+  /** @throws NotFoundError (Keystone's wording) unless the user is in the group. */
+  async checkMember(groupId: string, userId: string): Promise<void> {
+    if (!(await this.isMember(groupId, userId))) throw notMember(userId, groupId);
   }
 
   async isMember(groupId: string, userId: string): Promise<boolean> {

@@ -162,6 +162,8 @@ export const IDENTITY_POLICY: readonly RuleDefault[] = [
   rule('identity:delete_credential', `${ADMIN} or user_id:%(target.credential.user_id)s`),
 
   ...adminResource('registered_limits', 'registered_limit', '@'),
+  // Keystone's create action for registered limits is plural: the body is a list.
+  rule('identity:create_registered_limits', ADMIN),
   rule(
     'identity:get_limit',
     `${ADMIN_OR_SYSTEM_READER} or project_id:%(target.limit.project_id)s or domain_id:%(target.limit.domain_id)s`,

@@ -6,11 +6,22 @@
  */
 import type { Kysely } from 'kysely';
 import { DuplicateKeyError, toDbBoolean, toDbJson } from '../common/db/portable.ts';
-import type { AssignmentRow, AssignmentType, IdentityDatabase, RoleRow } from './db/schema.ts';
+import {
+  Assignments,
+  assignmentType,
+  describeAssignment,
+  fromRow,
+  targetId,
+  type Assignment,
+} from './assignments.ts';
+import type { AssignmentType, IdentityDatabase, RoleRow } from './db/schema.ts';
 import { NO_DOMAIN } from './db/schema.ts';
 import { duplicate, forbidden, invalid, notFound } from './errors.ts';
 import { newId } from './ids.ts';
-import type { Revocations } from './revocations.ts';
+import type { RevocationFields, Revocations } from './revocations.ts';
+
+export type { Actor, Assignment, Target } from './assignments.ts';
+export { SYSTEM_TARGET, assignmentType, describeAssignment } from './assignments.ts';
 
 export type Role = {
   id: string;
@@ -20,22 +31,13 @@ export type Role = {
   options: Record<string, unknown>;
 };
 
-export type Actor = { kind: 'user' | 'group'; id: string };
-export type Target = { kind: 'project' | 'domain'; id: string } | { kind: 'system' };
-
-export type Assignment = {
-  actor: Actor;
-  target: Target;
-  role_id: string;
-  inherited: boolean;
-};
-
 export type EffectiveScope =
   | { kind: 'project'; id: string; domain_id: string; ancestors: readonly string[] }
   | { kind: 'domain'; id: string }
   | { kind: 'system' };
 
-export const SYSTEM_TARGET = 'system';
+/** Roles Keystone never lets another role imply (`[assignment] prohibited_implied_role`). */
+const PROHIBITED_IMPLIED = new Set(['admin']);
 
 function toRole(row: RoleRow): Role {
   return {
@@ -47,28 +49,16 @@ function toRole(row: RoleRow): Role {
   };
 }
 
-export function assignmentType(actor: Actor, target: Target): AssignmentType {
-  const who = actor.kind === 'user' ? 'User' : 'Group';
-  const what =
-    target.kind === 'project' ? 'Project' : target.kind === 'domain' ? 'Domain' : 'System';
-  return `${who}${what}`;
-}
-
-function fromRow(row: AssignmentRow): Assignment {
-  const actor: Actor = { kind: row.type.startsWith('User') ? 'user' : 'group', id: row.actor_id };
-  const target: Target = row.type.endsWith('System')
-    ? { kind: 'system' }
-    : { kind: row.type.endsWith('Project') ? 'project' : 'domain', id: row.target_id };
-  return { actor, target, role_id: row.role_id, inherited: row.inherited !== 0 };
-}
-
 export class Roles {
   readonly #db: Kysely<IdentityDatabase>;
   readonly #revocations: Revocations;
+  /** Listing assignments the way `GET /v3/role_assignments` does. */
+  readonly assignments: Assignments;
 
   constructor(db: Kysely<IdentityDatabase>, revocations: Revocations) {
     this.#db = db;
     this.#revocations = revocations;
+    this.assignments = new Assignments(db);
   }
 
   async create(input: {
@@ -151,14 +141,22 @@ export class Roles {
     },
   ): Promise<Role> {
     const current = await this.get(id);
-    if (current.options['immutable'] === true && patch.options?.['immutable'] !== false) {
+    const unlocks = patch.options?.['immutable'] === false || patch.options?.['immutable'] === null;
+    if (current.options['immutable'] === true && !unlocks) {
       throw forbidden(`Cannot modify immutable role ${id}.`);
     }
+    // A null option is cleared, as Keystone's resource options are.
+    const options =
+      patch.options === undefined
+        ? current.options
+        : Object.fromEntries(
+            Object.entries({ ...current.options, ...patch.options }).filter(([, v]) => v !== null),
+          );
     const next: Role = {
       ...current,
       ...(patch.name !== undefined ? { name: patch.name } : {}),
       ...(patch.description !== undefined ? { description: patch.description } : {}),
-      ...(patch.options !== undefined ? { options: { ...current.options, ...patch.options } } : {}),
+      options,
     };
     try {
       await this.#db
@@ -177,24 +175,36 @@ export class Roles {
   async delete(id: string): Promise<void> {
     const role = await this.get(id);
     if (role.options['immutable'] === true) throw forbidden(`Cannot delete immutable role ${id}.`);
+    const held = await this.listAssignments({ role_id: id });
     await this.#db.transaction().execute(async (tx) => {
       await tx.deleteFrom('assignment').where('role_id', '=', id).execute();
+      await tx
+        .deleteFrom('implied_role')
+        .where((eb) => eb.or([eb('prior_role_id', '=', id), eb('implied_role_id', '=', id)]))
+        .execute();
       await tx.deleteFrom('application_credential_role').where('role_id', '=', id).execute();
       await tx.deleteFrom('role').where('id', '=', id).execute();
     });
     await this.#revocations.revoke({ role_id: id });
+    for (const a of held) await this.#revokeTokensOf(a);
   }
 
   // ---- implied roles ----
 
+  /**
+   * Makes `priorId` imply `impliedId`; idempotent.
+   * @throws NotFoundError for an unknown role; ForbiddenError for a domain-specific or prohibited
+   *   implied role or a rule that would close a cycle; BadRequestError for a role implying itself.
+   */
   async imply(priorId: string, impliedId: string): Promise<void> {
     await this.get(priorId);
     const implied = await this.get(impliedId);
     if (priorId === impliedId) throw invalid('A role cannot imply itself.');
+    if (implied.domain_id !== null || PROHIBITED_IMPLIED.has(implied.name))
+      throw forbidden(`${impliedId} cannot be an implied roles.`);
     if ((await this.#closure([impliedId])).has(priorId)) {
       throw forbidden(`Creating the inference rule ${priorId} -> ${impliedId} would make a cycle.`);
     }
-    if (implied.domain_id !== null) throw forbidden('A domain-specific role cannot be implied.');
     try {
       await this.#db
         .insertInto('implied_role')
@@ -213,6 +223,17 @@ export class Roles {
       .executeTakeFirst();
     if (Number(result.numDeletedRows) === 0)
       throw notFound('implied role', `${priorId} -> ${impliedId}`);
+  }
+
+  /** @throws NotFoundError unless `priorId` implies `impliedId` directly. */
+  async getImplication(priorId: string, impliedId: string): Promise<void> {
+    const row = await this.#db
+      .selectFrom('implied_role')
+      .select('prior_role_id')
+      .where('prior_role_id', '=', priorId)
+      .where('implied_role_id', '=', impliedId)
+      .executeTakeFirst();
+    if (!row) throw notFound('implied role', `${priorId} -> ${impliedId}`);
   }
 
   async implications(
@@ -245,21 +266,42 @@ export class Roles {
 
   // ---- assignments ----
 
+  /**
+   * Records an assignment; granting twice is not an error (Keystone answers 204 again).
+   * @throws NotFoundError for an unknown role; ForbiddenError for a domain-specific role on a
+   *   project of another domain; BadRequestError for a domain-specific role on the system.
+   */
   async grant(a: Assignment): Promise<void> {
-    await this.get(a.role_id);
+    const role = await this.get(a.role_id);
+    if (role.domain_id !== null && a.target.kind === 'system') {
+      throw invalid(
+        `Role ${role.id} is a domain-specific role. Unable to use a domain-specific role in a system assignment.`,
+      );
+    }
+    if (role.domain_id !== null && a.target.kind === 'project') {
+      const project = await this.#db
+        .selectFrom('project')
+        .select('domain_id')
+        .where('id', '=', a.target.id)
+        .executeTakeFirst();
+      if (project !== undefined && project.domain_id !== role.domain_id) {
+        throw forbidden(
+          `Project ${a.target.id} must be in the same domain as the role ${role.id} being assigned.`,
+        );
+      }
+    }
     try {
       await this.#db
         .insertInto('assignment')
         .values({
           type: assignmentType(a.actor, a.target),
           actor_id: a.actor.id,
-          target_id: a.target.kind === 'system' ? SYSTEM_TARGET : a.target.id,
+          target_id: targetId(a.target),
           role_id: a.role_id,
           inherited: toDbBoolean(a.inherited),
         })
         .execute();
     } catch (err) {
-      // Granting twice is not an error (Keystone answers 204 again).
       if (!(err instanceof DuplicateKeyError)) throw err;
     }
   }
@@ -270,34 +312,51 @@ export class Roles {
       .select('role_id')
       .where('type', '=', assignmentType(a.actor, a.target))
       .where('actor_id', '=', a.actor.id)
-      .where('target_id', '=', a.target.kind === 'system' ? SYSTEM_TARGET : a.target.id)
+      .where('target_id', '=', targetId(a.target))
       .where('role_id', '=', a.role_id)
       .where('inherited', '=', toDbBoolean(a.inherited))
       .executeTakeFirst();
     return row !== undefined;
   }
 
+  /**
+   * Removes an assignment and revokes the tokens that may have carried it.
+   * @throws NotFoundError when there is no such assignment.
+   */
   async revokeGrant(a: Assignment): Promise<void> {
     const result = await this.#db
       .deleteFrom('assignment')
       .where('type', '=', assignmentType(a.actor, a.target))
       .where('actor_id', '=', a.actor.id)
-      .where('target_id', '=', a.target.kind === 'system' ? SYSTEM_TARGET : a.target.id)
+      .where('target_id', '=', targetId(a.target))
       .where('role_id', '=', a.role_id)
       .where('inherited', '=', toDbBoolean(a.inherited))
       .executeTakeFirst();
-    if (Number(result.numDeletedRows) === 0) throw notFound('role assignment', a.role_id);
-    // Tokens that carried the role: for a user, theirs; for a group, every member's.
-    const scopeField =
-      a.target.kind === 'project'
-        ? { project_id: a.target.id }
-        : a.target.kind === 'domain'
-          ? { domain_id: a.target.id }
-          : {};
-    if (a.actor.kind === 'user') {
-      await this.#revocations.revoke({ user_id: a.actor.id, role_id: a.role_id, ...scopeField });
-    } else {
-      await this.#revocations.revoke({ role_id: a.role_id, ...scopeField });
+    if (Number(result.numDeletedRows) === 0) {
+      throw notFound('role assignment', describeAssignment(a));
+    }
+    await this.#revokeTokensOf(a);
+  }
+
+  /**
+   * Events for the tokens an assignment reached: its users' (a group's members') tokens on its
+   * scope. They name no role: a token's roles are recomputed when it is validated, so the removed
+   * role would no longer be among them and an event naming it would never match.
+   */
+  async #revokeTokensOf(a: Assignment): Promise<void> {
+    const users =
+      a.actor.kind === 'user' ? [a.actor.id] : await this.assignments.memberIds(a.actor.id);
+    if (users.length === 0) return;
+    let scopes: RevocationFields[];
+    if (a.target.kind === 'system') scopes = [{}];
+    else if (a.target.kind === 'domain') scopes = [{ domain_id: a.target.id }];
+    else if (!a.inherited) scopes = [{ project_id: a.target.id }];
+    else
+      scopes = (await this.assignments.descendantIds(a.target.id)).map((id) => ({
+        project_id: id,
+      }));
+    for (const user_id of users) {
+      for (const scope of scopes) await this.#revocations.revoke({ user_id, ...scope });
     }
   }
 
@@ -330,17 +389,12 @@ export class Roles {
   }
 
   async groupIdsOf(userId: string): Promise<string[]> {
-    const rows = await this.#db
-      .selectFrom('user_group_membership')
-      .select('group_id')
-      .where('user_id', '=', userId)
-      .execute();
-    return rows.map((r) => r.group_id);
+    return this.assignments.groupIdsOf(userId);
   }
 
   /**
-   * The ids of the roles a user has on a scope: direct and through groups; on a project also
-   * those inherited from its ancestors and its domain; expanded through implied roles.
+   * The ids of the global roles a user has on a scope: direct and through groups; on a project
+   * also those inherited from its ancestors and its domain; expanded through implied roles.
    */
   async effectiveRoleIds(userId: string, scope: EffectiveScope): Promise<string[]> {
     const actors = [userId, ...(await this.groupIdsOf(userId))];
@@ -350,7 +404,7 @@ export class Roles {
       .where('actor_id', 'in', actors);
     if (scope.kind === 'system') {
       q = q
-        .where('target_id', '=', SYSTEM_TARGET)
+        .where('target_id', '=', targetId({ kind: 'system' }))
         .where('type', 'in', ['UserSystem', 'GroupSystem']);
     } else if (scope.kind === 'domain') {
       q = q
@@ -370,6 +424,14 @@ export class Roles {
       )
       .map((r) => r.role_id);
     if (direct.length === 0) return [];
-    return [...(await this.#closure([...new Set(direct)]))];
+    const all = [...(await this.#closure([...new Set(direct)]))];
+    // Domain-specific roles only imply others; like Keystone, tokens never carry them.
+    const global = await this.#db
+      .selectFrom('role')
+      .select('id')
+      .where('id', 'in', all)
+      .where('domain_id', '=', NO_DOMAIN)
+      .execute();
+    return global.map((r) => r.id);
   }
 }

@@ -6,10 +6,17 @@ import { baseUrlOf, type VersionEntry } from '../common/http/version-discovery.t
 import { PolicyEnforcer } from '../common/policy/enforcer.ts';
 import type { Service, ServiceContext } from '../common/service.ts';
 import { authRoutes } from './api/auth.ts';
+import { applicationCredentialRoutes } from './api/application-credentials.ts';
 import { catalogRoutes } from './api/catalog.ts';
+import { credentialRoutes } from './api/credentials.ts';
 import { domainRoutes } from './api/domains.ts';
+import { limitRoutes } from './api/limits.ts';
 import { projectRoutes } from './api/projects.ts';
 import { userRoutes } from './api/users.ts';
+import { groupRoutes } from './api/groups.ts';
+import { roleRoutes } from './api/roles.ts';
+import { grantRoutes } from './api/grants.ts';
+import { roleAssignmentRoutes } from './api/role-assignments.ts';
 import { bootstrap, type BootstrapOptions, type BootstrapResult } from './bootstrap.ts';
 import type { IdentityConfig } from './config.ts';
 import type { IdentityDatabase } from './db/schema.ts';
@@ -85,7 +92,14 @@ export function createIdentityService(
   domainRoutes(app, deps);
   projectRoutes(app, deps);
   userRoutes(app, deps);
+  groupRoutes(app, deps);
+  roleRoutes(app, deps);
+  grantRoutes(app, deps);
+  roleAssignmentRoutes(app, deps);
   catalogRoutes(app, deps);
+  applicationCredentialRoutes(app, deps);
+  credentialRoutes(app, deps, db);
+  limitRoutes(app, deps, db);
 
   app.addHook('onReady', async () => {
     await identity.revocations.refresh();

@@ -371,6 +371,8 @@ export class Tokens {
         issued_at: payload.issuedAtMicros / 1000,
       };
       if (this.#revocations.isRevoked(facts)) throw tokenNotFound();
+      // A scoped token whose user lost every role there is no longer valid (as in Keystone).
+      if (scope.kind !== 'unscoped' && roles.length === 0) throw tokenNotFound();
     }
     return {
       user,

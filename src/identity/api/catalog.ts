@@ -6,6 +6,28 @@ import type { CatalogService, Endpoint, Region } from '../catalog.ts';
 import { authorize, type ApiDeps } from './context.ts';
 import { listLinks, queryBool, selfLinks } from './links.ts';
 
+/**
+ * Keystone keeps attributes it does not define on regions, services and endpoints (the CLI sends
+ * `enabled` on a region, for one) and returns them; they are split off here.
+ */
+const DEFINED = {
+  region: new Set(['id', 'description', 'parent_region_id', 'links']),
+  service: new Set(['id', 'type', 'name', 'description', 'enabled', 'links']),
+  endpoint: new Set([
+    'id',
+    'service_id',
+    'interface',
+    'url',
+    'region_id',
+    'region',
+    'enabled',
+    'links',
+  ]),
+};
+function extrasOf(kind: keyof typeof DEFINED, body: object): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(body).filter(([k]) => !DEFINED[kind].has(k)));
+}
+
 const Id = Type.String({ minLength: 1, maxLength: 255 });
 const Text = Type.Union([Type.String({ maxLength: 65535 }), Type.Null()]);
 const Interface = Type.Union([
@@ -17,6 +39,7 @@ const Url = Type.String({ minLength: 1, maxLength: 2048, pattern: '^[a-zA-Z][a-z
 
 function regionView(request: FastifyRequest, r: Region) {
   return {
+    ...r.extra,
     id: r.id,
     description: r.description,
     parent_region_id: r.parent_region_id,
@@ -26,6 +49,7 @@ function regionView(request: FastifyRequest, r: Region) {
 
 function serviceView(request: FastifyRequest, s: CatalogService) {
   return {
+    ...s.extra,
     id: s.id,
     type: s.type,
     name: s.name,
@@ -37,6 +61,7 @@ function serviceView(request: FastifyRequest, s: CatalogService) {
 
 function endpointView(request: FastifyRequest, e: Endpoint) {
   return {
+    ...e.extra,
     id: e.id,
     interface: e.interface,
     region: e.region_id,
@@ -55,7 +80,7 @@ const RegionBody = Type.Object({
       description: Type.Optional(Type.String({ maxLength: 65535 })),
       parent_region_id: Type.Optional(Type.Union([Id, Type.Null()])),
     },
-    { additionalProperties: false },
+    {},
   ),
 });
 const RegionPatch = Type.Object({
@@ -64,7 +89,7 @@ const RegionPatch = Type.Object({
       description: Type.Optional(Type.String({ maxLength: 65535 })),
       parent_region_id: Type.Optional(Type.Union([Id, Type.Null()])),
     },
-    { additionalProperties: false, minProperties: 1 },
+    { minProperties: 1 },
   ),
 });
 const ServiceBody = Type.Object({
@@ -75,7 +100,7 @@ const ServiceBody = Type.Object({
       description: Type.Optional(Text),
       enabled: Type.Optional(Type.Boolean()),
     },
-    { additionalProperties: false },
+    {},
   ),
 });
 const ServicePatch = Type.Object({
@@ -86,7 +111,7 @@ const ServicePatch = Type.Object({
       description: Type.Optional(Text),
       enabled: Type.Optional(Type.Boolean()),
     },
-    { additionalProperties: false, minProperties: 1 },
+    { minProperties: 1 },
   ),
 });
 const EndpointBody = Type.Object({
@@ -99,7 +124,7 @@ const EndpointBody = Type.Object({
       region: Type.Optional(Type.Union([Id, Type.Null()])),
       enabled: Type.Optional(Type.Boolean()),
     },
-    { additionalProperties: false },
+    {},
   ),
 });
 const EndpointPatch = Type.Object({
@@ -112,7 +137,7 @@ const EndpointPatch = Type.Object({
       region: Type.Optional(Type.Union([Id, Type.Null()])),
       enabled: Type.Optional(Type.Boolean()),
     },
-    { additionalProperties: false, minProperties: 1 },
+    { minProperties: 1 },
   ),
 });
 
@@ -123,7 +148,10 @@ export function catalogRoutes(app: App, deps: ApiDeps): void {
   // ---- regions ----
   app.post('/v3/regions', { schema: { body: RegionBody } }, async (request, reply) => {
     await authorize(request, deps, 'identity:create_region');
-    const region = await catalog.createRegion(request.body.region);
+    const region = await catalog.createRegion({
+      ...request.body.region,
+      extra: extrasOf('region', request.body.region),
+    });
     return reply.status(201).send({ region: regionView(request, region) });
   });
   app.put(
@@ -163,7 +191,10 @@ export function catalogRoutes(app: App, deps: ApiDeps): void {
       return {
         region: regionView(
           request,
-          await catalog.updateRegion(request.params['region_id'] as string, request.body.region),
+          await catalog.updateRegion(request.params['region_id'] as string, {
+            ...request.body.region,
+            extra: extrasOf('region', request.body.region),
+          }),
         ),
       };
     },
@@ -181,7 +212,10 @@ export function catalogRoutes(app: App, deps: ApiDeps): void {
   // ---- services ----
   app.post('/v3/services', { schema: { body: ServiceBody } }, async (request, reply) => {
     await authorize(request, deps, 'identity:create_service');
-    const service = await catalog.createService(request.body.service);
+    const service = await catalog.createService({
+      ...request.body.service,
+      extra: extrasOf('service', request.body.service),
+    });
     return reply.status(201).send({ service: serviceView(request, service) });
   });
   app.get(
@@ -217,7 +251,10 @@ export function catalogRoutes(app: App, deps: ApiDeps): void {
       return {
         service: serviceView(
           request,
-          await catalog.updateService(request.params['service_id'] as string, request.body.service),
+          await catalog.updateService(request.params['service_id'] as string, {
+            ...request.body.service,
+            extra: extrasOf('service', request.body.service),
+          }),
         ),
       };
     },
@@ -239,6 +276,7 @@ export function catalogRoutes(app: App, deps: ApiDeps): void {
     const endpoint = await catalog.createEndpoint({
       ...rest,
       region_id: region_id ?? region ?? null,
+      extra: extrasOf('endpoint', request.body.endpoint),
     });
     return reply.status(201).send({ endpoint: endpointView(request, endpoint) });
   });
@@ -290,6 +328,7 @@ export function catalogRoutes(app: App, deps: ApiDeps): void {
       const endpoint = await catalog.updateEndpoint(request.params['endpoint_id'] as string, {
         ...rest,
         ...(regionId !== undefined ? { region_id: regionId } : {}),
+        extra: extrasOf('endpoint', request.body.endpoint),
       });
       return { endpoint: endpointView(request, endpoint) };
     },

@@ -96,8 +96,7 @@ function plain(value: unknown): PolicyTarget[string] {
   ) {
     return value;
   }
-  if (Array.isArray(value))
-    return value.map(plain).filter((v) => v !== undefined);
+  if (Array.isArray(value)) return value.map(plain).filter((v) => v !== undefined);
   if (typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
