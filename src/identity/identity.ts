@@ -6,9 +6,11 @@ import type { Kysely } from 'kysely';
 import { ApplicationCredentials } from './application-credentials.ts';
 import { Authenticator } from './authenticate.ts';
 import { Catalog } from './catalog.ts';
+import { Credentials } from './credentials.ts';
 import type { IdentityConfig } from './config.ts';
 import type { IdentityDatabase } from './db/schema.ts';
 import { Groups } from './groups.ts';
+import { Limits } from './limits.ts';
 import { Resources } from './resources.ts';
 import { Revocations } from './revocations.ts';
 import { Roles } from './roles.ts';
@@ -25,6 +27,8 @@ export type Identity = {
   catalog: Catalog;
   revocations: Revocations;
   applicationCredentials: ApplicationCredentials;
+  credentials: Credentials;
+  limits: Limits;
   tokens: Tokens;
   authenticator: Authenticator;
 };
@@ -65,6 +69,8 @@ export function createIdentity(
       now,
     },
   });
+  const credentials = new Credentials(db);
+  const limits = new Limits(db, catalog, resources);
   const authenticator = new Authenticator({ users, resources, tokens, applicationCredentials });
   return {
     resources,
@@ -74,6 +80,8 @@ export function createIdentity(
     catalog,
     revocations,
     applicationCredentials,
+    credentials,
+    limits,
     tokens,
     authenticator,
   };

@@ -409,6 +409,10 @@ export class Resources {
     }
     await this.#db.transaction().execute(async (tx) => {
       await tx.deleteFrom('assignment').where('target_id', '=', id).execute();
+      // What only made sense with the project goes with it, as in Keystone.
+      await tx.deleteFrom('application_credential').where('project_id', '=', id).execute();
+      await tx.deleteFrom('credential').where('project_id', '=', id).execute();
+      await tx.deleteFrom('project_limit').where('project_id', '=', id).execute();
       await tx.deleteFrom('project').where('id', '=', id).execute();
     });
     await this.#revocations.revoke({ project_id: id });

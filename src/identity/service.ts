@@ -98,8 +98,8 @@ export function createIdentityService(
   roleAssignmentRoutes(app, deps);
   catalogRoutes(app, deps);
   applicationCredentialRoutes(app, deps);
-  credentialRoutes(app, deps, db);
-  limitRoutes(app, deps, db);
+  credentialRoutes(app, deps);
+  limitRoutes(app, deps);
 
   app.addHook('onReady', async () => {
     await identity.revocations.refresh();

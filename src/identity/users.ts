@@ -234,6 +234,8 @@ export class Users {
     await this.get(id);
     await this.#db.transaction().execute(async (tx) => {
       await tx.deleteFrom('assignment').where('actor_id', '=', id).execute();
+      // Application credentials and group memberships cascade; credentials have no foreign key.
+      await tx.deleteFrom('credential').where('user_id', '=', id).execute();
       await tx.deleteFrom('identity_user').where('id', '=', id).execute();
     });
     await this.#revocations.revoke({ user_id: id });

@@ -437,3 +437,34 @@ describe('identity: bad input is a 4xx in Keystone shape, never a 500', () => {
     });
   }
 });
+
+describe('identity: deleting a user or project removes what belonged to it', () => {
+  it('credentials go with their user; application credentials and limits with their project', async (t) => {
+    const h = await identityHarness(t);
+    const user = (
+      await h.call('POST', '/v3/users', h.adminToken, { user: { name: 'fay', password: 'pw' } })
+    ).json<{
+      user: User;
+    }>().user;
+    const project = await createProject(h, { name: 'fay-project' });
+    const cred = await h.call('POST', '/v3/credentials', h.adminToken, {
+      credential: {
+        user_id: user.id,
+        project_id: project.id,
+        type: 'ec2',
+        blob: JSON.stringify({ access: 'ak', secret: 'sk' }),
+      },
+    });
+    assert.equal(cred.status, 201);
+    const credId = cred.json<{ credential: { id: string } }>().credential.id;
+    assert.equal((await h.call('DELETE', `/v3/projects/${project.id}`, h.adminToken)).status, 204);
+    assert.equal((await h.call('GET', `/v3/credentials/${credId}`, h.adminToken)).status, 404);
+    const other = await h.call('POST', '/v3/credentials', h.adminToken, {
+      credential: { user_id: user.id, type: 'cert', blob: 'x' },
+    });
+    assert.equal(other.status, 201);
+    assert.equal((await h.call('DELETE', `/v3/users/${user.id}`, h.adminToken)).status, 204);
+    const left = await h.call('GET', `/v3/credentials?user_id=${user.id}`, h.adminToken);
+    assert.deepEqual(left.json<{ credentials: unknown[] }>().credentials, []);
+  });
+});

@@ -7,7 +7,7 @@
 import type { FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import type { App } from '../../common/http/app.ts';
-import { Credentials, isEc2, type Credential } from '../credentials.ts';
+import { isEc2, type Credential } from '../credentials.ts';
 import { forbiddenAction, invalid, notFound } from '../errors.ts';
 import { allowed, authorize, callerOf, type ApiDeps, type Caller } from './context.ts';
 import { listLinks, selfLinks } from './links.ts';
@@ -94,10 +94,8 @@ function checkDelegation(caller: Caller, projectId: string | null | undefined): 
 }
 
 /** The credential store; the API needs it built on the identity database. */
-export type CredentialsDatabase = ConstructorParameters<typeof Credentials>[0];
-
-export function credentialRoutes(app: App, deps: ApiDeps, db: CredentialsDatabase): void {
-  const credentials = new Credentials(db);
+export function credentialRoutes(app: App, deps: ApiDeps): void {
+  const { credentials } = deps.identity;
   const { users, resources } = deps.identity;
 
   const checkReferences = async (

@@ -8,7 +8,7 @@ import type { FastifyRequest } from 'fastify';
 import Type, { type TSchema } from 'typebox';
 import type { App } from '../../common/http/app.ts';
 import { invalid } from '../errors.ts';
-import { Limits, type Limit, type RegisteredLimit } from '../limits.ts';
+import type { Limit, RegisteredLimit } from '../limits.ts';
 import { authorize, type ApiDeps } from './context.ts';
 import { listLinks, selfLinks } from './links.ts';
 
@@ -125,11 +125,8 @@ function limitView(request: FastifyRequest, l: Limit) {
 }
 
 /** The limits store; the API needs it built on the identity database. */
-export type LimitsDatabase = ConstructorParameters<typeof Limits>[0];
-
-export function limitRoutes(app: App, deps: ApiDeps, db: LimitsDatabase): void {
-  const { catalog, resources } = deps.identity;
-  const limits = new Limits(db, catalog, resources);
+export function limitRoutes(app: App, deps: ApiDeps): void {
+  const { limits, resources } = deps.identity;
 
   // ---- registered limits ----
   app.post(
