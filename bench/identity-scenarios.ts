@@ -77,6 +77,23 @@ export const IDENTITY_SCENARIOS: Readonly<Record<string, (base: string) => Promi
       about: 'POST /v3/auth/tokens, token method (rescope)',
     };
   },
+  'identity-user-list': async (base) => {
+    const token = await adminToken(base);
+    for (let i = 0; i < 12; i++) {
+      const res = await fetch(new URL('/v3/users', base), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-auth-token': token },
+        body: JSON.stringify({ user: { name: `bench-user-${i}` } }),
+      });
+      if (res.status !== 201) throw new Error(`user ${i}: ${res.status}`);
+    }
+    return {
+      method: 'GET',
+      path: '/v3/users',
+      headers: { 'x-auth-token': token },
+      about: 'GET /v3/users with 21 users (bootstrap + 12), admin token',
+    };
+  },
   'identity-project-list': async (base) => {
     const token = await adminToken(base);
     await createProjects(base, token, 20);

@@ -339,3 +339,40 @@ describe('identity: /v3/auth discovery', () => {
     );
   });
 });
+
+describe('identity: expiry', () => {
+  it('an expired token is not found, unless allow_expired asks within the window', async (t) => {
+    const h = await identityHarness(t, {
+      identity: { token_expiration: 60, allow_expired_window: 600 },
+    });
+    const token = await h.token(
+      { name: 'admin', password: 'admin' },
+      { project: { name: 'admin', domain: { id: 'default' } } },
+    );
+    // A fresh admin token to ask with, valid after the clock moves.
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() + 61_000 });
+    let asker = await h.token(
+      { name: 'admin', password: 'admin' },
+      { project: { name: 'admin', domain: { id: 'default' } } },
+    );
+    const ask = (query: string) =>
+      h.app.inject({
+        method: 'GET',
+        url: `/v3/auth/tokens${query}`,
+        headers: { 'x-auth-token': asker, 'x-subject-token': token },
+      });
+    assert.equal((await ask('')).statusCode, 404);
+    assert.equal((await ask('?allow_expired=1')).statusCode, 200);
+    assert.equal(
+      (await h.call('GET', '/v3/projects', token)).status,
+      401,
+      'an expired token authenticates nothing',
+    );
+    t.mock.timers.setTime(Date.now() + 700_000);
+    asker = await h.token(
+      { name: 'admin', password: 'admin' },
+      { project: { name: 'admin', domain: { id: 'default' } } },
+    );
+    assert.equal((await ask('?allow_expired=1')).statusCode, 404, 'past the window');
+  });
+});
