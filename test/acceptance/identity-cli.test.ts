@@ -9,15 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import {
-  ID,
-  SERVICE_PASSWORD,
-  column,
-  sorted,
-  startCloud,
-  type Cloud,
-  type Row,
-} from './harness.ts';
+import { ID, column, sorted, startCloud, type Cloud, type Row } from './harness.ts';
 
 type TokenBody = {
   token: {
@@ -282,18 +274,24 @@ describe('openstack CLI: identity', { timeout: 120_000, concurrency: 2 }, () => 
 
   it('user password set: a user changes their own password; the old one and its tokens stop working', async () => {
     // The CLI needs a project-scoped token (an unscoped one carries no catalog to find identity
-    // in), and roles cannot be granted through the API yet: a bootstrap service user is the user
-    // at hand that holds a project role.
-    const heat = { username: 'heat', password: SERVICE_PASSWORD, project: 'service' };
-    const oldToken = await cloud.issueToken(heat);
-    await cloud.ok(
-      ['user', 'password', 'set', '--original-password', SERVICE_PASSWORD, '--password', 'n3w'],
-      { env: cloud.userEnv(heat) },
+    // in): the user gets the member role on a project of their own first.
+    await Promise.all([
+      cloud.createAsAdmin('users', 'user', { name: 'grace', password: 'g0', domain_id: 'default' }),
+      cloud.createAsAdmin('projects', 'project', { name: 'grace-lab', domain_id: 'default' }),
+    ]);
+    assert.equal(
+      await cloud.ok(['role', 'add', '--user', 'grace', '--project', 'grace-lab', 'member']),
+      '',
     );
+    const grace = { username: 'grace', password: 'g0', project: 'grace-lab' };
+    const oldToken = await cloud.issueToken(grace);
+    await cloud.ok(['user', 'password', 'set', '--original-password', 'g0', '--password', 'n3w'], {
+      env: cloud.userEnv(grace),
+    });
 
     const [oldPassword, newPassword] = await Promise.all([
-      cloud.fails(['token', 'issue'], { env: cloud.userEnv(heat) }),
-      cloud.json<Row>(['token', 'issue'], { env: cloud.userEnv({ ...heat, password: 'n3w' }) }),
+      cloud.fails(['token', 'issue'], { env: cloud.userEnv(grace) }),
+      cloud.json<Row>(['token', 'issue'], { env: cloud.userEnv({ ...grace, password: 'n3w' }) }),
     ]);
     assert.match(oldPassword, /\(HTTP 401\)/);
     assert.match(String(newPassword['project_id']), ID);
@@ -314,21 +312,20 @@ describe('openstack CLI: identity', { timeout: 120_000, concurrency: 2 }, () => 
   });
 
   it('a user without the admin role gets 403 creating a project', async () => {
-    await cloud.createAsAdmin('users', 'user', {
-      name: 'mallory',
-      password: 'm4llory',
-      domain_id: 'default',
-    });
-    const token = await cloud.issueToken({ username: 'mallory', password: 'm4llory' });
-    // An unscoped token carries no catalog, so the CLI is given identity's endpoint directly.
+    await Promise.all([
+      cloud.createAsAdmin('users', 'user', {
+        name: 'mallory',
+        password: 'm4llory',
+        domain_id: 'default',
+      }),
+      cloud.createAsAdmin('projects', 'project', { name: 'mallory-lab', domain_id: 'default' }),
+    ]);
+    assert.equal(
+      await cloud.ok(['role', 'add', '--user', 'mallory', '--project', 'mallory-lab', 'member']),
+      '',
+    );
     const asMallory = {
-      env: {
-        OS_CLOUD: undefined,
-        OS_CLIENT_CONFIG_FILE: undefined,
-        OS_AUTH_TYPE: 'admin_token',
-        OS_ENDPOINT: cloud.authUrl,
-        OS_TOKEN: token,
-      },
+      env: cloud.userEnv({ username: 'mallory', password: 'm4llory', project: 'mallory-lab' }),
     };
     const refusal = await cloud.fails(['project', 'create', 'heist'], asMallory);
     assert.match(

@@ -44,13 +44,17 @@ export function credentialsOf(data: TokenData): Credentials {
     domain_id: scope.kind === 'domain' ? scope.domain.id : undefined,
     system_scope: scope.kind === 'system' ? 'all' : undefined,
     roles: data.roles.map((r) => r.name),
-    extra: {
-      'token.domain.id': scope.kind === 'domain' ? scope.domain.id : null,
-      'token.project.domain.id': scope.kind === 'project' ? scope.project.domain_id : null,
-      'token.project.id': scope.kind === 'project' ? scope.project.id : null,
-      'token.user.id': data.user.id,
-    },
+    // Keystone's rules read the token itself, e.g. `token.domain.id:%(target.domain.id)s`.
+    extra: { token: token as PolicyTarget[string] & object },
   };
+}
+
+/**
+ * The domain a domain-scoped token speaks for: Keystone lists that domain's projects, users and
+ * groups when such a caller names no domain.
+ */
+export function scopedDomain(caller: Caller): string | undefined {
+  return caller.data.scope.kind === 'domain' ? caller.data.scope.domain.id : undefined;
 }
 
 /** The caller of a request, validated from `X-Auth-Token`; 401 when absent or not valid. */

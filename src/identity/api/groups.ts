@@ -5,7 +5,7 @@ import type { App } from '../../common/http/app.ts';
 import { invalid } from '../errors.ts';
 import type { Group } from '../groups.ts';
 import type { User } from '../users.ts';
-import { allowed, authorize, callerOf, type ApiDeps, type Caller } from './context.ts';
+import { allowed, authorize, callerOf, scopedDomain, type ApiDeps } from './context.ts';
 import { listLinks, queryBool, selfLinks } from './links.ts';
 import { userView } from './views.ts';
 
@@ -75,10 +75,6 @@ function memberTarget(g: Group, u: User) {
 }
 
 /** The domain a domain-scoped token is scoped to, which also bounds what its lists show. */
-function scopedDomain(caller: Caller): string | undefined {
-  return caller.data.scope.kind === 'domain' ? caller.data.scope.domain.id : undefined;
-}
-
 export function groupRoutes(app: App, deps: ApiDeps): void {
   const { groups, users, resources } = deps.identity;
 

@@ -4,7 +4,14 @@ import type { FastifyRequest } from 'fastify';
 import type { App } from '../../common/http/app.ts';
 import { notFound } from '../errors.ts';
 import type { Project } from '../resources.ts';
-import { allowed, authorize, type ApiDeps, type Caller } from './context.ts';
+import {
+  allowed,
+  authorize,
+  callerOf,
+  scopedDomain,
+  type ApiDeps,
+  type Caller,
+} from './context.ts';
 import { listLinks, queryBool, queryList } from './links.ts';
 import { projectView } from './views.ts';
 
@@ -146,12 +153,13 @@ export function projectRoutes(app: App, deps: ApiDeps): void {
 
   app.get('/v3/projects', { schema: { querystring: ListQuery } }, async (request) => {
     const q = request.query;
+    const domainId = q.domain_id ?? scopedDomain(await callerOf(request, deps));
     const caller = await authorize(request, deps, 'identity:list_projects', {
-      domain_id: q.domain_id ?? null,
+      domain_id: domainId ?? null,
     });
     if (queryBool(q.is_domain) === true) return { projects: [], links: listLinks(request) };
     const projects = await resources.listProjects({
-      domain_id: q.domain_id,
+      domain_id: domainId,
       name: q.name,
       parent_id: q.parent_id,
       enabled: queryBool(q.enabled),

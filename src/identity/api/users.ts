@@ -2,7 +2,7 @@
 import Type from 'typebox';
 import type { App } from '../../common/http/app.ts';
 import type { User } from '../users.ts';
-import { allowed, authorize, type ApiDeps } from './context.ts';
+import { allowed, authorize, callerOf, scopedDomain, type ApiDeps } from './context.ts';
 import { listLinks, queryBool, v3Url } from './links.ts';
 import { projectView, userView } from './views.ts';
 
@@ -104,11 +104,12 @@ export function userRoutes(app: App, deps: ApiDeps): void {
 
   app.get('/v3/users', { schema: { querystring: ListQuery } }, async (request) => {
     const q = request.query;
+    const domainId = q.domain_id ?? scopedDomain(await callerOf(request, deps));
     const caller = await authorize(request, deps, 'identity:list_users', {
-      domain_id: q.domain_id ?? null,
+      domain_id: domainId ?? null,
     });
     const list = await users.list({
-      domain_id: q.domain_id,
+      domain_id: domainId,
       name: q.name,
       enabled: queryBool(q.enabled),
     });
