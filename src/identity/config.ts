@@ -30,6 +30,12 @@ export const IdentityConfigSchema = Type.Object(
       default: 1800,
       description: 'Seconds a locked-out user stays locked.',
     }),
+    password_min_length: Type.Integer({
+      minimum: 1,
+      maximum: 4096,
+      default: 1,
+      description: 'Fewest characters a new password may have.',
+    }),
     password_regex: Type.Optional(
       Type.String({ minLength: 1, description: 'Regular expression new passwords must match.' }),
     ),

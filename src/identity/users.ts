@@ -51,6 +51,7 @@ type PasswordPolicy = Pick<
   | 'password_hash_rounds'
   | 'lockout_failure_attempts'
   | 'lockout_duration'
+  | 'password_min_length'
   | 'password_regex'
   | 'password_regex_description'
   | 'unique_last_password_count'
@@ -328,6 +329,11 @@ export class Users {
     if (password.length === 0 || password.length > MAX_PASSWORD_LENGTH) {
       throw invalid(
         `Invalid input for field 'password': a password has 1 to ${MAX_PASSWORD_LENGTH} characters.`,
+      );
+    }
+    if ([...password].length < this.#policy.password_min_length) {
+      throw invalid(
+        `Password validation error: The password does not meet the requirements: at least ${this.#policy.password_min_length} characters.`,
       );
     }
     const { password_regex: regex, password_regex_description: description } = this.#policy;

@@ -212,6 +212,24 @@ describe('identity: users and passwords', () => {
     assert.equal(wrongOriginal.status, 401);
   });
 
+  it('enforces a minimum length, counting characters, not bytes', async (t) => {
+    const h = await identityHarness(t, {
+      identity: { password_min_length: 6, admin_password: 'admin-password' },
+    });
+    const short = await h.call('POST', '/v3/users', h.adminToken, {
+      user: { name: 'gil', password: 'ünï' },
+    });
+    assert.equal(short.status, 400);
+    assert.match(
+      short.json<{ error: { message: string } }>().error.message,
+      /at least 6 characters/,
+    );
+    const ok = await h.call('POST', '/v3/users', h.adminToken, {
+      user: { name: 'gil', password: 'ünïcöd' },
+    });
+    assert.equal(ok.status, 201);
+  });
+
   it('deleting a user revokes their tokens and removes them', async (t) => {
     const h = await identityHarness(t);
     const id = (
