@@ -6,6 +6,7 @@ import { baseUrlOf, type VersionEntry } from '../common/http/version-discovery.t
 import { PolicyEnforcer } from '../common/policy/enforcer.ts';
 import type { Service, ServiceContext } from '../common/service.ts';
 import { authRoutes } from './api/auth.ts';
+import { callerOf } from './api/context.ts';
 import { applicationCredentialRoutes } from './api/application-credentials.ts';
 import { catalogRoutes } from './api/catalog.ts';
 import { credentialRoutes } from './api/credentials.ts';
@@ -27,6 +28,15 @@ import { FernetKeyRepository } from './token/key-repository.ts';
 export { IDENTITY_MIGRATIONS } from './db/migrations.ts';
 export { IdentityConfigSchema, type IdentityConfig } from './config.ts';
 export type { CatalogRegistration, BootstrapResult } from './bootstrap.ts';
+
+const PUBLIC_ROUTES = new Set([
+  'GET /',
+  'HEAD /',
+  'GET /v3',
+  'HEAD /v3',
+  'POST /v3/auth/tokens',
+  'POST /v3/users/:user_id/password',
+]);
 
 function v3(base: string): VersionEntry {
   return {
@@ -88,6 +98,14 @@ export function createIdentityService(
     reply.status(300).send({ versions: { values: [v3(baseUrlOf(request))] } }),
   );
   app.get('/v3', async (request) => ({ version: v3(baseUrlOf(request)) }));
+  // Everything but discovery, authentication and the self-service password change needs a valid
+  // token, checked before anything else so that nothing (not even whether an id exists) is
+  // told to an anonymous caller.
+  app.addHook('onRequest', async (request) => {
+    const route = `${request.method} ${request.routeOptions.url ?? ''}`;
+    if (request.routeOptions.url === undefined || PUBLIC_ROUTES.has(route)) return;
+    await callerOf(request, deps);
+  });
   authRoutes(app, deps);
   domainRoutes(app, deps);
   projectRoutes(app, deps);

@@ -54,6 +54,15 @@ declare module 'fastify' {
   }
 }
 
+export type RouteInfo = { method: string; url: string };
+
+const ROUTES = new WeakMap<object, RouteInfo[]>();
+
+/** Every route of an app made by `createApp`, HEAD ones included, for tests and documentation. */
+export function listRoutes(app: App): readonly RouteInfo[] {
+  return ROUTES.get(app) ?? [];
+}
+
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 // Path parameters carry ids, names and tokens; Fastify's default cap of 100 characters answered
 // longer ones with a 414 in its own shape, so allow what an id or name can be.
@@ -114,11 +123,14 @@ export function createApp(options: AppOptions): App {
   // A second router that knows every route under every method, so an unmatched request can tell
   // "no such URL" (404) from "URL exists, wrong method" (405, with Allow).
   const known = FindMyWay(ROUTER_OPTIONS);
+  const list: RouteInfo[] = [];
+  ROUTES.set(app, list);
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     for (const method of methods) {
       if (!known.hasRoute(method as 'GET', route.url))
         known.on(method as 'GET', route.url, () => undefined);
+      list.push({ method, url: route.url });
     }
   });
 
