@@ -20,6 +20,7 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { FernetKeyError, InvalidTokenError } from './errors.ts';
+import { randomFromPool } from './random.ts';
 
 export interface FernetKey {
   readonly signingKey: KeyObject;
@@ -124,7 +125,7 @@ export function encrypt(
   plaintext: Buffer,
   key: FernetKey,
   now: number,
-  iv: Buffer = randomBytes(16),
+  iv: Buffer = randomFromPool(16),
 ): string {
   const seconds = Math.floor(now);
   if (!Number.isSafeInteger(seconds) || seconds < 0) {

@@ -24,7 +24,7 @@
  * An `id` is a tag byte then bytes: tag 0 means 16 bytes that are a lowercase 32-hex id (what
  * Keystone generates), tag n in 1..255 means n bytes of UTF-8 (e.g. the domain id 'default').
  */
-import { randomBytes } from 'node:crypto';
+import { randomFromPool } from './random.ts';
 import { InvalidTokenError } from './errors.ts';
 import { decodeBase64Url } from './fernet.ts';
 
@@ -71,7 +71,7 @@ const TWO_32 = 0x1_0000_0000;
 
 /** A new audit id: 16 random bytes in url-safe base64 without padding, as Keystone makes them. */
 export function newAuditId(): string {
-  return randomBytes(16).toString('base64url');
+  return randomFromPool(16).toString('base64url');
 }
 
 /** Keystone's timestamp spelling with microseconds, e.g. `2015-08-27T09:49:58.000000Z`. */
