@@ -30,7 +30,11 @@ const database = await openDatabase<unknown>(`sqlite:///${join(dir, 'identity.db
 await migrate(database, 'identity', IDENTITY_MIGRATIONS);
 const bus = new InMemoryBus();
 const logger = createLogger({ level: 'info', destination: '/dev/null' });
-const service = createIdentityService({ config, logger, database, bus }, config.identity);
+const auth = {
+  protect: () => undefined,
+  serviceToken: () => Promise.reject(new Error('unused')),
+};
+const service = createIdentityService({ config, logger, database, bus, auth }, config.identity);
 await service.app.listen({ host: '127.0.0.1', port: 0 });
 const address = service.app.server.address();
 const port = typeof address === 'object' && address !== null ? address.port : 0;

@@ -79,3 +79,8 @@ export function catalogRegistrations(
     })),
   );
 }
+
+/** The user a service authenticates as (bootstrap creates it), if it has one. */
+export function serviceUserOf(service: ServiceName): string | undefined {
+  return ENTRIES[service].find((e) => e.serviceUser !== undefined)?.serviceUser;
+}

@@ -10,6 +10,7 @@ import type { Logger } from '../common/logging.ts';
 import type { DatabaseHandle } from '../common/db/database.ts';
 import type { MessageBus } from '../common/messaging/bus.ts';
 import type { Service } from '../common/service.ts';
+import { serviceAuthFactory } from './auth.ts';
 import { openBus, openServiceDatabase } from './infrastructure.ts';
 import type { TstackConfig } from './config.ts';
 import { ENDPOINT_PATHS, serviceDefinitions } from './services.ts';
@@ -54,6 +55,7 @@ export async function startCloud(options: StartOptions): Promise<RunningCloud> {
     return stopping;
   };
   const definitions = serviceDefinitions(config);
+  const authFor = serviceAuthFactory(config);
   try {
     bus = await openBus(config.messaging.url, logger);
     for (const name of options.services) {
@@ -61,7 +63,13 @@ export async function startCloud(options: StartOptions): Promise<RunningCloud> {
       const definition = definitions[name];
       const database = await openServiceDatabase(config, name, definition.migrations, logger);
       databases.push(database);
-      const service = await definition.create({ config, logger, database, bus });
+      const service = await definition.create({
+        config,
+        logger,
+        database,
+        bus,
+        auth: authFor(name),
+      });
       started.push(service);
       if (options.listen === false) {
         await service.app.ready();

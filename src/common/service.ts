@@ -7,9 +7,21 @@ import type { ResolvedConfig } from './config/load.ts';
 import type { ServiceName } from './config/schema.ts';
 import type { DatabaseHandle } from './db/database.ts';
 import type { Migration } from './db/migrate.ts';
+import type { FastifyInstance } from 'fastify';
 import type { App } from './http/app.ts';
 import type { Logger } from './logging.ts';
 import type { MessageBus } from './messaging/bus.ts';
+
+/** How a service authenticates its callers and itself (built by the composition root). */
+export type ServiceAuth = {
+  /**
+   * Requires a valid `X-Auth-Token` on every route of `scope` (an encapsulated plugin) and sets
+   * `request.auth`; 401 in the service's error shape otherwise.
+   */
+  protect(scope: FastifyInstance): void;
+  /** A token of the service's own user, for calls to other services. */
+  serviceToken(): Promise<string>;
+};
 
 export type ServiceContext = {
   config: ResolvedConfig;
@@ -18,6 +30,8 @@ export type ServiceContext = {
   database: DatabaseHandle<unknown>;
   /** Shared by every service of the process; the root closes it after them. */
   bus: MessageBus;
+  /** Token validation against identity (unused by identity itself, which validates locally). */
+  auth: ServiceAuth;
 };
 
 export interface Service {

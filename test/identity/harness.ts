@@ -13,6 +13,7 @@ import { openDatabase } from '../../src/common/db/database.ts';
 import { migrate } from '../../src/common/db/migrate.ts';
 import { InMemoryBus } from '../../src/common/messaging/in-memory-bus.ts';
 import { silentLogger } from '../../src/common/logging.ts';
+import { UNUSED_AUTH } from '../helpers/service-auth.ts';
 import type { App } from '../../src/common/http/app.ts';
 import {
   createIdentityService,
@@ -64,7 +65,7 @@ export async function identityHarness(
   await migrate(database, 'identity', IDENTITY_MIGRATIONS);
   const bus = new InMemoryBus();
   const service = createIdentityService(
-    { config, logger: silentLogger(), database, bus },
+    { config, logger: silentLogger(), database, bus, auth: UNUSED_AUTH },
     config.identity,
   );
   await service.app.ready();

@@ -77,6 +77,14 @@ export const ConfigSchema = Type.Object(
         description: 'Host name or address put in catalog URLs; default: bind_host.',
       }),
     ),
+    identity_url: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          "Identity's public URL other services validate tokens against (…/v3); default: this " +
+          "configuration's own identity endpoint.",
+      }),
+    ),
     log: Type.Object(
       {
         level: LogLevel,
