@@ -3,8 +3,12 @@ import type { Static } from 'typebox';
 import { loadConfigWith, type LoadOptions, type ResolvedConfig } from '../common/config/load.ts';
 import { withSections } from '../common/config/schema.ts';
 import { IdentityConfigSchema } from '../identity/service.ts';
+import { ImageConfigSchema } from '../image/service.ts';
 
-export const TstackConfigSchema = withSections({ identity: IdentityConfigSchema });
+export const TstackConfigSchema = withSections({
+  identity: IdentityConfigSchema,
+  image: ImageConfigSchema,
+});
 
 export type TstackConfig = Static<typeof TstackConfigSchema> & ResolvedConfig;
 

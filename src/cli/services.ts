@@ -5,7 +5,7 @@ import type { TstackConfig } from './config.ts';
 import { createComputeService } from '../compute/service.ts';
 import { createDashboardService } from '../dashboard/service.ts';
 import { createIdentityService, IDENTITY_MIGRATIONS } from '../identity/service.ts';
-import { createImageService } from '../image/service.ts';
+import { createImageService, IMAGE_MIGRATIONS } from '../image/service.ts';
 import { createNetworkService } from '../network/service.ts';
 import { createObjectService } from '../object/service.ts';
 import { createOrchestrationService } from '../orchestration/service.ts';
@@ -23,7 +23,7 @@ export function serviceDefinitions(
       create: (ctx) => createIdentityService(ctx, config.identity),
     },
     placement: { migrations: [], create: createPlacementService },
-    image: { migrations: [], create: createImageService },
+    image: { migrations: IMAGE_MIGRATIONS, create: (ctx) => createImageService(ctx, config.image) },
     network: { migrations: [], create: createNetworkService },
     volume: { migrations: [], create: createVolumeService },
     compute: { migrations: [], create: createComputeService },

@@ -1,7 +1,26 @@
-/** Image (Glance v2). For now: version discovery only. */
-import { createApp } from '../common/http/app.ts';
+/** Image (Glance v2): version discovery and the image metadata API. */
+import { join } from 'node:path';
+import type { Kysely } from 'kysely';
+import { BadRequestError } from '../common/errors.ts';
+import { createApp, type App } from '../common/http/app.ts';
 import { baseUrlOf, type VersionEntry } from '../common/http/version-discovery.ts';
+import { PolicyEnforcer } from '../common/policy/enforcer.ts';
 import type { Service, ServiceContext } from '../common/service.ts';
+import type { ApiDeps } from './api/context.ts';
+import { PATCH_V20, PATCH_V21 } from './api/image-patch.ts';
+import { imageRoutes } from './api/images.ts';
+import { infoRoutes } from './api/info.ts';
+import { memberRoutes } from './api/members.ts';
+import { schemaRoutes } from './api/schemas.ts';
+import { tagRoutes } from './api/tags.ts';
+import type { ImageConfig } from './config.ts';
+import type { ImageDatabase } from './db/schema.ts';
+import { Images } from './images.ts';
+import { Members } from './members.ts';
+import { IMAGE_POLICY } from './policy.ts';
+
+export { IMAGE_MIGRATIONS } from './db/migrations.ts';
+export { ImageConfigSchema, type ImageConfig } from './config.ts';
 
 /** Glance lists every v2 minor version; the newest is CURRENT. */
 const MINORS = 16;
@@ -18,7 +37,26 @@ function versions(base: string): VersionEntry[] {
   return out;
 }
 
-export function createImageService(ctx: ServiceContext): Service {
+/** Where the file store keeps image data: `image.data_dir`, else `<data_dir>/images`. */
+export function imageDataDir(dataDir: string, config: ImageConfig): string {
+  return config.data_dir ?? join(dataDir, 'images');
+}
+
+export type ImageServiceOptions = { now?: () => Date };
+
+export function createImageService(
+  ctx: ServiceContext,
+  config: ImageConfig,
+  options: ImageServiceOptions = {},
+): Service {
+  const db = ctx.database.db as Kysely<ImageDatabase>;
+  const deps: ApiDeps = {
+    db,
+    images: new Images(db, config, options.now),
+    members: new Members(db, config, options.now),
+    policy: new PolicyEnforcer(IMAGE_POLICY, { enforceScope: false }),
+    config,
+  };
   const app = createApp({
     service: 'image',
     errorStyle: 'glance',
@@ -30,5 +68,31 @@ export function createImageService(ctx: ServiceContext): Service {
     reply.status(300).send({ versions: versions(baseUrlOf(request)) }),
   );
   app.get('/versions', async (request) => ({ versions: versions(baseUrlOf(request)) }));
+  void app.register(async (scope) => {
+    const v2 = scope as unknown as App;
+    ctx.auth.protect(scope);
+    scope.addContentTypeParser(
+      [PATCH_V21, PATCH_V20],
+      { parseAs: 'string' },
+      (_request, body, done) => {
+        try {
+          done(null, JSON.parse(body as string) as unknown);
+        } catch {
+          done(
+            new BadRequestError(
+              'Malformed request body: the body is not valid JSON.',
+              'image.malformed_body',
+            ),
+            undefined,
+          );
+        }
+      },
+    );
+    imageRoutes(v2, deps);
+    tagRoutes(v2, deps);
+    memberRoutes(v2, deps);
+    schemaRoutes(v2);
+    infoRoutes(v2);
+  });
   return { name: 'image', app, close: async () => undefined };
 }

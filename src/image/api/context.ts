@@ -1,0 +1,43 @@
+/** What every image route needs: the domain objects, the policy, and who is calling. */
+import type { FastifyRequest } from 'fastify';
+import type { PolicyEnforcer, PolicyTarget } from '../../common/policy/enforcer.ts';
+import type { ImageConfig } from '../config.ts';
+import type { Db, Image, Images, Viewer } from '../images.ts';
+import type { Members } from '../members.ts';
+
+export type ApiDeps = {
+  db: Db;
+  images: Images;
+  members: Members;
+  policy: PolicyEnforcer;
+  config: ImageConfig;
+};
+
+export function viewerOf(request: FastifyRequest, deps: ApiDeps): Viewer {
+  const credentials = request.auth.toPolicyCredentials();
+  return {
+    projectId: request.auth.projectId,
+    isAdmin: deps.policy.enforce('context_is_admin', {}, credentials),
+  };
+}
+
+/** The policy target of an image, as Glance's ImageTarget exposes it. */
+export function imageTarget(image: Image, memberId?: string): PolicyTarget {
+  return {
+    project_id: image.owner ?? undefined,
+    owner: image.owner ?? undefined,
+    visibility: image.visibility,
+    member_id: memberId,
+    id: image.id,
+  };
+}
+
+/** @throws ForbiddenError (403) when the policy denies `rule`. */
+export function authorize(
+  request: FastifyRequest,
+  deps: ApiDeps,
+  rule: string,
+  target: PolicyTarget,
+): void {
+  deps.policy.authorize(rule, target, request.auth.toPolicyCredentials());
+}

@@ -1,0 +1,57 @@
+/** The `image:` section of the configuration (Glance's `[DEFAULT]` quotas and `[glance_store]`). */
+import Type from 'typebox';
+import type { Static } from 'typebox';
+
+export const ImageConfigSchema = Type.Object(
+  {
+    image_count_quota: Type.Integer({
+      minimum: -1,
+      default: -1,
+      description: 'Images a project may own (image_count_total); -1 means no limit.',
+    }),
+    image_size_quota_bytes: Type.Integer({
+      minimum: -1,
+      default: -1,
+      description: 'Total bytes of image data a project may store (image_size_total); -1: none.',
+    }),
+    image_size_cap: Type.Integer({
+      minimum: 1,
+      default: 1024 ** 4,
+      description: 'Largest single image in bytes (Glance image_size_cap, default 1 TiB).',
+    }),
+    image_member_quota: Type.Integer({
+      minimum: -1,
+      default: 128,
+      description: 'Members an image may have; -1 means no limit.',
+    }),
+    image_tag_quota: Type.Integer({
+      minimum: -1,
+      default: 128,
+      description: 'Tags an image may have; -1 means no limit.',
+    }),
+    image_property_quota: Type.Integer({
+      minimum: -1,
+      default: 128,
+      description: 'Extra properties an image may have; -1 means no limit.',
+    }),
+    limit_param_default: Type.Integer({
+      minimum: 1,
+      default: 25,
+      description: 'Images a list returns when the request names no limit.',
+    }),
+    api_limit_max: Type.Integer({
+      minimum: 1,
+      default: 1000,
+      description: 'Most images one list request returns.',
+    }),
+    data_dir: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: 'Where the file store keeps image data (default <data_dir>/images).',
+      }),
+    ),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export type ImageConfig = Static<typeof ImageConfigSchema>;

@@ -1,0 +1,106 @@
+/**
+ * An image service in this process for HTTP tests with `inject()`: a fresh database (SQLite by
+ * default, or any URL from `freshDatabase`), tokens from a `FakeIdentityClient`.
+ */
+/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-return --
+   response bodies are untyped JSON these tests assert on field by field. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { loadConfigWith } from '../../src/common/config/load.ts';
+import { withSections } from '../../src/common/config/schema.ts';
+import { openDatabase } from '../../src/common/db/database.ts';
+import { migrate } from '../../src/common/db/migrate.ts';
+import type { App } from '../../src/common/http/app.ts';
+import { silentLogger } from '../../src/common/logging.ts';
+import { InMemoryBus } from '../../src/common/messaging/in-memory-bus.ts';
+import {
+  createImageService,
+  IMAGE_MIGRATIONS,
+  ImageConfigSchema,
+  type ImageConfig,
+} from '../../src/image/service.ts';
+import { fakeAuth } from '../helpers/service-auth.ts';
+
+export const PATCH = 'application/openstack-images-v2.1-json-patch';
+
+export type Reply = { status: number; body: any; headers: Record<string, unknown>; text: string };
+
+export type Harness = {
+  app: App;
+  /** A token for `project` with `roles` (default member+reader). */
+  token(project: string, roles?: readonly string[]): string;
+  admin: string;
+  call(
+    method: string,
+    url: string,
+    token: string | undefined,
+    body?: unknown,
+    contentType?: string,
+  ): Promise<Reply>;
+  /** Creates an image as `token`, asserting 201. */
+  create(token: string, body?: Record<string, unknown>): Promise<any>;
+};
+
+export async function imageHarness(
+  t: TestContext,
+  options: { image?: Partial<ImageConfig>; databaseUrl?: string } = {},
+): Promise<Harness> {
+  const dir = mkdtempSync(join(tmpdir(), 'ts-image-'));
+  const config = loadConfigWith(withSections({ image: ImageConfigSchema }), {
+    env: {},
+    overrides: { data_dir: dir, image: { ...options.image } },
+  });
+  const database = await openDatabase<unknown>(
+    options.databaseUrl ?? `sqlite:///${join(dir, 'image.db')}`,
+  );
+  await migrate(database, 'image', IMAGE_MIGRATIONS);
+  const bus = new InMemoryBus();
+  const { auth, identity } = fakeAuth();
+  let clock = Date.parse('2024-01-01T00:00:00Z');
+  const service = createImageService(
+    { config, logger: silentLogger(), database, bus, auth },
+    config.image,
+    // Each call a second later, so created_at orders images deterministically.
+    { now: () => new Date((clock += 1000)) },
+  );
+  await service.app.ready();
+  t.after(async () => {
+    await service.app.close();
+    await service.close();
+    await database.close();
+    await bus.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const app = service.app;
+  const token: Harness['token'] = (project, roles = ['member', 'reader']) =>
+    identity.issueToken({ project: { id: project, name: project }, roles });
+  const call: Harness['call'] = async (method, url, tok, body, contentType) => {
+    const res = await app.inject({
+      method: method as 'GET',
+      url,
+      headers: {
+        accept: 'application/json',
+        ...(tok !== undefined ? { 'x-auth-token': tok } : {}),
+        ...(body !== undefined ? { 'content-type': contentType ?? 'application/json' } : {}),
+      },
+      ...(body !== undefined
+        ? { payload: typeof body === 'string' ? body : JSON.stringify(body) }
+        : {}),
+    });
+    let parsed: unknown;
+    try {
+      parsed = res.body === '' ? undefined : JSON.parse(res.body);
+    } catch {
+      parsed = undefined;
+    }
+    return { status: res.statusCode, body: parsed, headers: res.headers, text: res.body };
+  };
+  const create: Harness['create'] = async (tok, body = {}) => {
+    const res = await call('POST', '/v2/images', tok, body);
+    if (res.status !== 201) throw new Error(`create: ${res.status} ${res.text}`);
+    return res.body;
+  };
+  return { app, token, admin: token('admin-project', ['admin', 'member', 'reader']), call, create };
+}
