@@ -30,6 +30,17 @@ const cli = {
   message: 'Only src/cli, the composition root, wires parts together.',
 };
 
+/**
+ * Privileged commands (qemu-img, ip, nft, dnsmasq, mount) are for virt drivers, the network and
+ * volume agents and image conversion only (STYLE.md).
+ */
+const PRIVILEGED_USERS = new Set(['compute', 'network', 'volume', 'image']);
+const privileged = {
+  regex: '(^|/)common/privileged/',
+  message:
+    'Only virt drivers, network and volume agents and image conversion run privileged commands.',
+};
+
 /** Patterns that forbid reaching into other services (their client.ts is the only door). */
 function otherServices(own) {
   return SERVICES.filter((s) => s !== own).map((s) => ({
@@ -77,7 +88,12 @@ export default tseslint.config(
   ...SERVICES.map((svc) => ({
     files: [`src/${svc}/**/*.ts`],
     ignores: ['**/fake-*.ts', '**/in-memory-*.ts'],
-    rules: restrict(fakes, cli, ...otherServices(svc)),
+    rules: restrict(
+      fakes,
+      cli,
+      ...otherServices(svc),
+      ...(PRIVILEGED_USERS.has(svc) ? [] : [privileged]),
+    ),
   })),
   ...SERVICES.map((svc) => ({
     files: [`src/${svc}/api/**/*.ts`],

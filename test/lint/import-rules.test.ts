@@ -49,6 +49,12 @@ describe('lint: import boundaries from STYLE.md', { timeout: 120_000 }, () => {
       message: /Fakes are for tests and src\/cli only/,
     },
     {
+      name: 'only some services run privileged commands',
+      file: 'src/identity/x.ts',
+      code: "import { run } from '../common/privileged/run.ts';\nexport const x = run;\n",
+      message: /privileged commands/,
+    },
+    {
       name: 'filters do no I/O',
       file: 'src/compute/scheduler/filters/ram-filter.ts',
       code: "import { readFileSync } from 'node:fs';\nexport const x = readFileSync;\n",

@@ -1,0 +1,87 @@
+/**
+ * Per-argument validation. `run` accepts only `Arg` values, and an `Arg` is made only here, so
+ * every argument of a privileged command has passed one of these checks. Arguments go to the
+ * child as an array (no shell), so the checks are about meaning, not quoting: a path must stay
+ * inside its root, a format must be one we know, nothing may carry a NUL byte.
+ */
+import { realpathSync } from 'node:fs';
+import { dirname, isAbsolute, normalize, relative } from 'node:path';
+import { PrivilegedArgumentError } from './errors.ts';
+
+declare const argBrand: unique symbol;
+/** A validated argument; build one with `flag`, `pathIn`, `diskFormat` or `byteSize`. */
+export type Arg = string & { readonly [argBrand]: true };
+
+/** Disk formats qemu-img may be told to read or write (the Glance disk formats it handles). */
+export const DISK_FORMATS = ['raw', 'qcow2', 'vmdk', 'vdi', 'vhd', 'vhdx', 'qed'] as const;
+export type DiskFormat = (typeof DISK_FORMATS)[number];
+
+function noNul(value: string, what: string): void {
+  if (value.includes('\0')) throw new PrivilegedArgumentError(`${what} contains a NUL byte`);
+}
+
+/** A constant option or word written in the code (`--output=json`, `info`); never user input. */
+export function flag(value: string): Arg {
+  noNul(value, 'argument');
+  if (!/^[A-Za-z0-9=_.,:+-]+$/.test(value)) {
+    throw new PrivilegedArgumentError(`argument ${JSON.stringify(value)} is not a plain word`);
+  }
+  return value as Arg;
+}
+
+function inside(root: string, path: string): boolean {
+  const rel = relative(root, path);
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+}
+
+/** The real path of `path`'s deepest existing ancestor, so a symlink cannot lead out of a root. */
+function realAncestor(path: string): string {
+  let current = path;
+  for (;;) {
+    try {
+      const real = realpathSync(current);
+      return current === path ? real : `${real}/${relative(current, path)}`;
+    } catch {
+      const parent = dirname(current);
+      if (parent === current) return path;
+      current = parent;
+    }
+  }
+}
+
+/**
+ * An absolute, normalised path strictly inside one of `roots` (also after resolving symlinks of
+ * its existing part). Throws `PrivilegedArgumentError` otherwise.
+ */
+export function pathIn(path: string, roots: readonly string[]): Arg {
+  noNul(path, 'path');
+  if (!isAbsolute(path)) throw new PrivilegedArgumentError('path must be absolute');
+  if (normalize(path) !== path || path.endsWith('/')) {
+    throw new PrivilegedArgumentError('path must be normalised (no ., .., // or trailing /)');
+  }
+  const real = realAncestor(path);
+  const ok = roots.some((root) => {
+    noNul(root, 'root');
+    if (!isAbsolute(root)) return false;
+    const realRoot = realAncestor(normalize(root));
+    return inside(normalize(root), path) && inside(realRoot, real);
+  });
+  if (!ok) throw new PrivilegedArgumentError('path is outside the allowed directories');
+  return path as Arg;
+}
+
+/** A disk format from `DISK_FORMATS`. */
+export function diskFormat(format: string): Arg & DiskFormat {
+  if (!(DISK_FORMATS as readonly string[]).includes(format)) {
+    throw new PrivilegedArgumentError(`unknown disk format ${JSON.stringify(format)}`);
+  }
+  return format as Arg & DiskFormat;
+}
+
+/** A size in bytes, a non-negative safe integer. */
+export function byteSize(bytes: number): Arg {
+  if (!Number.isSafeInteger(bytes) || bytes < 0) {
+    throw new PrivilegedArgumentError('size must be a non-negative integer number of bytes');
+  }
+  return String(bytes) as Arg;
+}

@@ -1,0 +1,32 @@
+/** The privileged-command module: import it from here (see STYLE.md for who may). */
+export {
+  byteSize,
+  diskFormat,
+  DISK_FORMATS,
+  flag,
+  pathIn,
+  type Arg,
+  type DiskFormat,
+} from './args.ts';
+export {
+  ExecutableMissingError,
+  PrivilegedArgumentError,
+  PrivilegedCommandError,
+  type FailureReason,
+} from './errors.ts';
+export {
+  qemuImgConvert,
+  qemuImgCreate,
+  qemuImgInfo,
+  type QemuImgInfo,
+  type QemuImgOptions,
+} from './qemu-img.ts';
+export {
+  EXECUTABLES,
+  PrivilegedRunner,
+  run,
+  type Executable,
+  type ExecutableSpec,
+  type RunOptions,
+  type RunResult,
+} from './run.ts';
