@@ -32,6 +32,8 @@ export const IMAGE_POLICY: readonly RuleDefault[] = [
   rule('publicize_image', ADMIN, 'Make an image public.'),
   rule('communitize_image', OWNER_MEMBER, 'Make an image visible to the community.'),
   rule('delete_image', OWNER_MEMBER),
+  rule('upload_image', OWNER_MEMBER),
+  rule('download_image', SEER),
   rule('deactivate', OWNER_MEMBER),
   rule('reactivate', OWNER_MEMBER),
   rule('add_member', OWNER_MEMBER),

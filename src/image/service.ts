@@ -1,13 +1,18 @@
 /** Image (Glance v2): version discovery and the image metadata API. */
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Kysely } from 'kysely';
 import { BadRequestError } from '../common/errors.ts';
 import { createApp, type App } from '../common/http/app.ts';
 import { baseUrlOf, type VersionEntry } from '../common/http/version-discovery.ts';
 import { PolicyEnforcer } from '../common/policy/enforcer.ts';
+import type { DiskFormat } from '../common/privileged/args.ts';
+import { qemuImgInfo } from '../common/privileged/qemu-img.ts';
 import type { Service, ServiceContext } from '../common/service.ts';
 import type { ApiDeps } from './api/context.ts';
 import { PATCH_V20, PATCH_V21 } from './api/image-patch.ts';
+import { dataRoutes, type VirtualSizeProbe } from './api/data.ts';
 import { imageRoutes } from './api/images.ts';
 import { infoRoutes } from './api/info.ts';
 import { memberRoutes } from './api/members.ts';
@@ -18,6 +23,7 @@ import type { ImageDatabase } from './db/schema.ts';
 import { Images } from './images.ts';
 import { Members } from './members.ts';
 import { IMAGE_POLICY } from './policy.ts';
+import { FilesystemStore } from './store/filesystem-store.ts';
 
 export { IMAGE_MIGRATIONS } from './db/migrations.ts';
 export { ImageConfigSchema, type ImageConfig } from './config.ts';
@@ -50,7 +56,24 @@ export function createImageService(
   options: ImageServiceOptions = {},
 ): Service {
   const db = ctx.database.db as Kysely<ImageDatabase>;
+  const dataDir = imageDataDir(ctx.config.data_dir, config);
+  mkdirSync(dataDir, { recursive: true });
+  const store = new FilesystemStore(dataDir);
+  const virtualSize: VirtualSizeProbe = async (location, diskFormat) => {
+    // Only formats whose header tells the guest-visible size; raw is its own size.
+    if (diskFormat === null || !['qcow2', 'vmdk', 'vdi', 'vhd', 'vhdx'].includes(diskFormat))
+      return undefined;
+    const info = await qemuImgInfo(fileURLToPath(location), {
+      roots: [dataDir],
+      format: diskFormat as DiskFormat,
+    }).catch((err: unknown) => {
+      ctx.logger.warn({ err, location }, 'qemu-img info failed; virtual_size left unknown');
+      return undefined;
+    });
+    return info?.virtualSize;
+  };
   const deps: ApiDeps = {
+    store,
     db,
     images: new Images(db, config, options.now),
     members: new Members(db, config, options.now),
@@ -88,7 +111,13 @@ export function createImageService(
         }
       },
     );
+    // Image data arrives as a raw stream, handed to the store as it comes (no size limit here:
+    // the store enforces the image size cap while it streams).
+    scope.addContentTypeParser('application/octet-stream', (_request, payload, done) =>
+      done(null, payload),
+    );
     imageRoutes(v2, deps);
+    dataRoutes(v2, { ...deps, store, virtualSize });
     tagRoutes(v2, deps);
     memberRoutes(v2, deps);
     schemaRoutes(v2);

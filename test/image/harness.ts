@@ -17,6 +17,7 @@ import { silentLogger } from '../../src/common/logging.ts';
 import { InMemoryBus } from '../../src/common/messaging/in-memory-bus.ts';
 import {
   createImageService,
+  imageDataDir,
   IMAGE_MIGRATIONS,
   ImageConfigSchema,
   type ImageConfig,
@@ -41,6 +42,8 @@ export type Harness = {
   ): Promise<Reply>;
   /** Creates an image as `token`, asserting 201. */
   create(token: string, body?: Record<string, unknown>): Promise<any>;
+  /** Where the file store keeps image data. */
+  dataDir: string;
 };
 
 export async function imageHarness(
@@ -102,5 +105,12 @@ export async function imageHarness(
     if (res.status !== 201) throw new Error(`create: ${res.status} ${res.text}`);
     return res.body;
   };
-  return { app, token, admin: token('admin-project', ['admin', 'member', 'reader']), call, create };
+  return {
+    app,
+    token,
+    admin: token('admin-project', ['admin', 'member', 'reader']),
+    call,
+    create,
+    dataDir: imageDataDir(dir, config.image),
+  };
 }

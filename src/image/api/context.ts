@@ -4,8 +4,11 @@ import type { PolicyEnforcer, PolicyTarget } from '../../common/policy/enforcer.
 import type { ImageConfig } from '../config.ts';
 import type { Db, Image, Images, Viewer } from '../images.ts';
 import type { Members } from '../members.ts';
+import type { ImageStore } from '../store/image-store.ts';
 
 export type ApiDeps = {
+  /** Where image data lives; routes that delete images delete their data too. */
+  store: ImageStore;
   db: Db;
   images: Images;
   members: Members;

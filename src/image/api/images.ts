@@ -130,7 +130,11 @@ export function imageRoutes(app: App, deps: ApiDeps): void {
     async (request, reply) => {
       const image = await load(request, request.params.image_id);
       authorize(request, deps, 'delete_image', imageTarget(image));
-      await images.delete(image);
+      const deleted = await images.delete(image);
+      for (const location of deleted.locations) {
+        const url = (location as { url?: unknown }).url;
+        if (typeof url === 'string') await deps.store.delete(url);
+      }
       return reply.status(204).send();
     },
   );
