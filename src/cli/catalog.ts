@@ -5,6 +5,7 @@
  */
 import type { ServiceName } from '../common/config/schema.ts';
 import type { CatalogRegistration } from '../identity/service.ts';
+import { urlHost } from './clouds.ts';
 import type { TstackConfig } from './config.ts';
 
 type Entry = Omit<CatalogRegistration, 'url'> & { path: string };
@@ -71,7 +72,7 @@ export function catalogRegistrations(
   config: TstackConfig,
   services: readonly ServiceName[],
 ): CatalogRegistration[] {
-  const host = config.public_host.includes(':') ? `[${config.public_host}]` : config.public_host;
+  const host = urlHost(config.public_host);
   return services.flatMap((name) =>
     ENTRIES[name].map(({ path, ...entry }) => ({
       ...entry,

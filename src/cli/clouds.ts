@@ -10,9 +10,13 @@ import type { TstackConfig } from './config.ts';
 
 export const CLOUD_NAME = 'tstack';
 
+/** A host as it stands in a URL: IPv6 addresses in brackets. */
+export function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
 export function authUrl(config: TstackConfig): string {
-  const host = config.public_host.includes(':') ? `[${config.public_host}]` : config.public_host;
-  return `http://${host}:${config.services.identity.port}/v3`;
+  return `http://${urlHost(config.public_host)}:${config.services.identity.port}/v3`;
 }
 
 /** Writes `clouds.yaml` (mode 0600: it holds the admin password) and returns its path. */

@@ -11,6 +11,7 @@ import type { DatabaseHandle } from '../common/db/database.ts';
 import type { MessageBus } from '../common/messaging/bus.ts';
 import type { Service } from '../common/service.ts';
 import { serviceAuthFactory } from './auth.ts';
+import { urlHost } from './clouds.ts';
 import { openBus, openServiceDatabase } from './infrastructure.ts';
 import type { TstackConfig } from './config.ts';
 import { ENDPOINT_PATHS, serviceDefinitions } from './services.ts';
@@ -115,8 +116,4 @@ async function listen(service: Service, host: string, port: number): Promise<voi
       `cannot listen on ${host}:${port} for ${service.name}: ${messageOf(err)}`,
     );
   }
-}
-
-function urlHost(host: string): string {
-  return host.includes(':') ? `[${host}]` : host;
 }

@@ -4,7 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import type { App } from '../../common/http/app.ts';
 import type { CatalogService, Endpoint, Region } from '../catalog.ts';
 import { authorize, type ApiDeps } from './context.ts';
-import { listLinks, queryBool, selfLinks } from './links.ts';
+import { listLinks, queryBool, selfLinks, extrasOf } from './links.ts';
 
 /**
  * Keystone keeps attributes it does not define on regions, services and endpoints (the CLI sends
@@ -24,10 +24,6 @@ const DEFINED = {
     'links',
   ]),
 };
-function extrasOf(kind: keyof typeof DEFINED, body: object): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(body).filter(([k]) => !DEFINED[kind].has(k)));
-}
-
 const Id = Type.String({ minLength: 1, maxLength: 255 });
 const Text = Type.Union([Type.String({ maxLength: 65535 }), Type.Null()]);
 const Interface = Type.Union([
@@ -150,7 +146,7 @@ export function catalogRoutes(app: App, deps: ApiDeps): void {
     await authorize(request, deps, 'identity:create_region');
     const region = await catalog.createRegion({
       ...request.body.region,
-      extra: extrasOf('region', request.body.region),
+      extra: extrasOf(request.body.region, DEFINED.region),
     });
     return reply.status(201).send({ region: regionView(request, region) });
   });
@@ -193,7 +189,7 @@ export function catalogRoutes(app: App, deps: ApiDeps): void {
           request,
           await catalog.updateRegion(request.params['region_id'] as string, {
             ...request.body.region,
-            extra: extrasOf('region', request.body.region),
+            extra: extrasOf(request.body.region, DEFINED.region),
           }),
         ),
       };
@@ -214,7 +210,7 @@ export function catalogRoutes(app: App, deps: ApiDeps): void {
     await authorize(request, deps, 'identity:create_service');
     const service = await catalog.createService({
       ...request.body.service,
-      extra: extrasOf('service', request.body.service),
+      extra: extrasOf(request.body.service, DEFINED.service),
     });
     return reply.status(201).send({ service: serviceView(request, service) });
   });
@@ -253,7 +249,7 @@ export function catalogRoutes(app: App, deps: ApiDeps): void {
           request,
           await catalog.updateService(request.params['service_id'] as string, {
             ...request.body.service,
-            extra: extrasOf('service', request.body.service),
+            extra: extrasOf(request.body.service, DEFINED.service),
           }),
         ),
       };
@@ -276,7 +272,7 @@ export function catalogRoutes(app: App, deps: ApiDeps): void {
     const endpoint = await catalog.createEndpoint({
       ...rest,
       region_id: region_id ?? region ?? null,
-      extra: extrasOf('endpoint', request.body.endpoint),
+      extra: extrasOf(request.body.endpoint, DEFINED.endpoint),
     });
     return reply.status(201).send({ endpoint: endpointView(request, endpoint) });
   });
@@ -328,7 +324,7 @@ export function catalogRoutes(app: App, deps: ApiDeps): void {
       const endpoint = await catalog.updateEndpoint(request.params['endpoint_id'] as string, {
         ...rest,
         ...(regionId !== undefined ? { region_id: regionId } : {}),
-        extra: extrasOf('endpoint', request.body.endpoint),
+        extra: extrasOf(request.body.endpoint, DEFINED.endpoint),
       });
       return { endpoint: endpointView(request, endpoint) };
     },

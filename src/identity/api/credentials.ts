@@ -10,7 +10,7 @@ import type { App } from '../../common/http/app.ts';
 import { isEc2, type Credential } from '../credentials.ts';
 import { forbiddenAction, invalid, notFound } from '../errors.ts';
 import { allowed, authorize, callerOf, type ApiDeps, type Caller } from './context.ts';
-import { listLinks, selfLinks } from './links.ts';
+import { extrasOf, listLinks, selfLinks } from './links.ts';
 
 const Ref = Type.String({ minLength: 1, maxLength: 64 });
 const Blob = Type.String({ maxLength: 65535 });
@@ -49,8 +49,8 @@ const ListQuery = Type.Object({
   type: Type.Optional(Type.String()),
 });
 
-function extrasOf(body: Record<string, unknown>): Record<string, unknown> {
-  const extra = Object.fromEntries(Object.entries(body).filter(([k]) => !KNOWN.has(k)));
+function boundedExtras(body: Record<string, unknown>): Record<string, unknown> {
+  const extra = extrasOf(body, KNOWN);
   if (JSON.stringify(extra).length > MAX_EXTRA_CHARS)
     throw invalid('Invalid input for credential: its additional attributes are too large.');
   return extra;
@@ -126,7 +126,7 @@ export function credentialRoutes(app: App, deps: ApiDeps): void {
         project_id: body.project_id,
         type: body.type,
         blob: body.blob,
-        extra: extrasOf(body),
+        extra: boundedExtras(body),
       },
       { applicationCredentialId: delegation?.id },
     );
@@ -193,7 +193,7 @@ export function credentialRoutes(app: App, deps: ApiDeps): void {
         body.user_id !== current.user_id ? body.user_id : undefined,
         body.project_id !== current.project_id ? body.project_id : undefined,
       );
-      const extra = extrasOf(body);
+      const extra = boundedExtras(body);
       const updated = await credentials.update(current.id, {
         user_id: body.user_id,
         project_id: body.project_id,

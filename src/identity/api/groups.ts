@@ -6,7 +6,7 @@ import { invalid } from '../errors.ts';
 import type { Group } from '../groups.ts';
 import type { User } from '../users.ts';
 import { allowed, authorize, callerOf, scopedDomain, type ApiDeps } from './context.ts';
-import { listLinks, queryBool, selfLinks } from './links.ts';
+import { listLinks, queryBool, selfLinks, extrasOf } from './links.ts';
 import { userView } from './views.ts';
 
 const Id = Type.String({ minLength: 1, maxLength: 64 });
@@ -59,10 +59,6 @@ export function groupView(request: FastifyRequest, g: Group) {
 }
 
 /** Attributes Keystone does not define are stored and returned as they came. */
-function extrasOf(body: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(body).filter(([k]) => !KNOWN.has(k)));
-}
-
 function target(g: Pick<Group, 'id' | 'domain_id'>) {
   return { group: { id: g.id, domain_id: g.domain_id }, domain_id: g.domain_id };
 }
@@ -92,7 +88,7 @@ export function groupRoutes(app: App, deps: ApiDeps): void {
       name: body.name,
       domain_id: domainId,
       description: body.description,
-      extra: extrasOf(body),
+      extra: extrasOf(body, KNOWN),
     });
     return reply.status(201).send({ group: groupView(request, group) });
   });
@@ -127,7 +123,7 @@ export function groupRoutes(app: App, deps: ApiDeps): void {
       if (body.id !== undefined && body.id !== current.id) throw invalid('Cannot change ID');
       if (body.domain_id !== undefined && body.domain_id !== current.domain_id)
         throw invalid('Cannot change Domain ID');
-      const extra = extrasOf(body);
+      const extra = extrasOf(body, KNOWN);
       const group = await groups.update(current.id, {
         name: body.name,
         description: body.description,

@@ -39,3 +39,8 @@ export function queryList(value: unknown): string[] | undefined {
     .map((s) => s.trim())
     .filter((s) => s !== '');
 }
+
+/** The attributes of `body` Keystone does not define: stored and returned as they came. */
+export function extrasOf(body: object, defined: ReadonlySet<string>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(body).filter(([k]) => !defined.has(k)));
+}

@@ -12,7 +12,7 @@ import {
   type ApiDeps,
   type Caller,
 } from './context.ts';
-import { listLinks, queryBool, queryList } from './links.ts';
+import { listLinks, queryBool, queryList, extrasOf } from './links.ts';
 import { projectView } from './views.ts';
 
 const Name = Type.String({ minLength: 1, maxLength: 64, pattern: '\\S' });
@@ -86,10 +86,6 @@ const ShowQuery = Type.Object({
 });
 
 /** Attributes Keystone does not define are stored and returned as they came. */
-function extrasOf(body: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(body).filter(([k]) => !KNOWN.has(k)));
-}
-
 function target(p: Pick<Project, 'id' | 'domain_id'>) {
   return { project: { id: p.id, domain_id: p.domain_id }, domain_id: p.domain_id };
 }
@@ -146,7 +142,7 @@ export function projectRoutes(app: App, deps: ApiDeps): void {
       enabled: body.enabled,
       tags: body.tags,
       options: body.options,
-      extra: extrasOf(body),
+      extra: extrasOf(body, KNOWN),
     });
     return reply.status(201).send({ project: projectView(request, project) });
   });
@@ -207,7 +203,7 @@ export function projectRoutes(app: App, deps: ApiDeps): void {
       const current = await resources.getProject(request.params.project_id);
       await authorize(request, deps, 'identity:update_project', target(current));
       const body = request.body.project as Record<string, unknown> & typeof request.body.project;
-      const extra = extrasOf(body);
+      const extra = extrasOf(body, KNOWN);
       const project = await resources.updateProject(current.id, {
         ...body,
         ...(Object.keys(extra).length > 0 ? { extra } : {}),

@@ -3,7 +3,7 @@ import Type from 'typebox';
 import type { App } from '../../common/http/app.ts';
 import type { User } from '../users.ts';
 import { allowed, authorize, callerOf, scopedDomain, type ApiDeps } from './context.ts';
-import { listLinks, queryBool, v3Url } from './links.ts';
+import { listLinks, queryBool, v3Url, extrasOf } from './links.ts';
 import { projectView, userView } from './views.ts';
 
 const Name = Type.String({ minLength: 1, maxLength: 255, pattern: '\\S' });
@@ -75,10 +75,6 @@ const ListQuery = Type.Object({
   enabled: Type.Optional(Type.String()),
 });
 
-function extrasOf(body: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(body).filter(([k]) => !KNOWN.has(k)));
-}
-
 function target(u: Pick<User, 'id' | 'domain_id'>) {
   return { user: { id: u.id, domain_id: u.domain_id }, domain_id: u.domain_id };
 }
@@ -98,7 +94,7 @@ export function userRoutes(app: App, deps: ApiDeps): void {
         ? caller.data.scope.domain.id
         : caller.data.user.domain_id);
     await resources.getDomain(domainId);
-    const user = await users.create({ ...body, domain_id: domainId, extra: extrasOf(body) });
+    const user = await users.create({ ...body, domain_id: domainId, extra: extrasOf(body, KNOWN) });
     return reply.status(201).send({ user: userView(request, user) });
   });
 
@@ -134,7 +130,7 @@ export function userRoutes(app: App, deps: ApiDeps): void {
       const current = await users.get(request.params.user_id);
       await authorize(request, deps, 'identity:update_user', target(current));
       const body = request.body.user as Record<string, unknown> & typeof request.body.user;
-      const extra = extrasOf(body);
+      const extra = extrasOf(body, KNOWN);
       const user = await users.update(current.id, {
         ...body,
         ...(Object.keys(extra).length > 0 ? { extra } : {}),
