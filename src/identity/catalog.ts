@@ -1,6 +1,7 @@
 /**
  * Regions, services and endpoints, and the service catalog built from them. The catalog is read
- * on every token issue and validation, so it is cached in memory and rebuilt only after a change.
+ * on every token issue and validation, so it is cached in memory: rebuilt after a change made here,
+ * and every few seconds for changes made by other identity processes.
  */
 import type { Kysely } from 'kysely';
 import { DuplicateKeyError, fromDbBoolean, toDbBoolean, toDbJson } from '../common/db/portable.ts';
@@ -46,6 +47,9 @@ export type CatalogEntry = {
   name: string;
 };
 
+/** How long a built catalog is reused when nothing in this process changed it. */
+const CATALOG_TTL_MS = 5000;
+
 export const INTERFACES = ['public', 'internal', 'admin'] as const;
 
 const toRegion = (r: RegionRow): Region => ({
@@ -82,7 +86,7 @@ function substitute(url: string, projectId: string | undefined): string | undefi
 
 export class Catalog {
   readonly #db: Kysely<IdentityDatabase>;
-  #cached: { services: CatalogService[]; endpoints: Endpoint[] } | undefined;
+  #cached: { services: CatalogService[]; endpoints: Endpoint[]; until: number } | undefined;
 
   constructor(db: Kysely<IdentityDatabase>) {
     this.#db = db;
@@ -369,7 +373,11 @@ export class Catalog {
 
   /** The catalog of a token: enabled services with their enabled endpoints. */
   async forProject(projectId: string | undefined): Promise<CatalogEntry[]> {
+    // Changes made here clear the cache at once; those of other identity processes show within
+    // CATALOG_TTL_MS.
+    if (this.#cached !== undefined && this.#cached.until <= Date.now()) this.#cached = undefined;
     this.#cached ??= {
+      until: Date.now() + CATALOG_TTL_MS,
       services: (
         await this.#db
           .selectFrom('service')
