@@ -2,6 +2,12 @@
 import Type from 'typebox';
 import type { Static } from 'typebox';
 
+/** Store ids as Glance's enabled_backends names them. */
+const STORE_ID = '^[a-z][a-z0-9_-]{0,63}$';
+
+/** The store every deployment has, kept in `data_dir`. */
+export const FILE_STORE = 'file';
+
 export const ImageConfigSchema = Type.Object(
   {
     image_count_quota: Type.Integer({
@@ -43,6 +49,29 @@ export const ImageConfigSchema = Type.Object(
       minimum: 1,
       default: 1000,
       description: 'Most images one list request returns.',
+    }),
+    stores: Type.Record(
+      Type.String({ pattern: STORE_ID }),
+      Type.Object(
+        {
+          data_dir: Type.String({ minLength: 1, description: 'Directory of this store.' }),
+          description: Type.Optional(
+            Type.String({ description: 'Shown by /v2/info/stores (store_description).' }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+      {
+        default: {},
+        description:
+          'More filesystem stores besides the default `file` one (Glance enabled_backends), ' +
+          'by id; images can be uploaded to, imported to and copied between them.',
+      },
+    ),
+    default_store: Type.String({
+      pattern: STORE_ID,
+      default: 'file',
+      description: 'Where uploads go when the request names no store (default_backend).',
     }),
     data_dir: Type.Optional(
       Type.String({

@@ -51,6 +51,9 @@ export type DataFields = Partial<
 
 export type Db = Kysely<ImageDatabase>;
 
+/** The property that marks an import or copy in progress (Glance's lock). */
+export const IMPORT_LOCK = 'os_glance_import_task';
+
 export function toImage(row: ImageRow, tags: string[], properties: Record<string, string>): Image {
   return {
     id: row.id,
@@ -351,6 +354,97 @@ export class Images {
       .executeTakeFirst();
     if (Number(result.numUpdatedRows) === 0)
       throw conflict(`Image ${id} is not in a status that allows it to become ${to}.`);
+  }
+
+  /**
+   * Sets or removes (`null`) properties the service itself keeps (`os_glance_*`), which callers
+   * may not write; the image's `updated_at` moves with them.
+   */
+  async setSystemProperties(id: string, props: Record<string, string | null>): Promise<void> {
+    await this.#db.transaction().execute(async (tx) => {
+      for (const [name, value] of Object.entries(props)) {
+        await tx
+          .deleteFrom('image_property')
+          .where('image_id', '=', id)
+          .where('name', '=', name)
+          .execute();
+        if (value !== null)
+          await tx.insertInto('image_property').values({ image_id: id, name, value }).execute();
+      }
+      await tx
+        .updateTable('image')
+        .set({ updated_at: toDbTimestamp(this.#now()) })
+        .where('id', '=', id)
+        .execute();
+    });
+  }
+
+  /**
+   * Takes the image's import lock (`os_glance_import_task`), as Glance does, in one insert.
+   * @throws ConflictError (409) while another import or copy holds it.
+   */
+  async lockImport(id: string, task: string): Promise<void> {
+    try {
+      await this.#db
+        .insertInto('image_property')
+        .values({ image_id: id, name: IMPORT_LOCK, value: task })
+        .execute();
+    } catch (err) {
+      if (err instanceof DuplicateKeyError)
+        throw conflict(
+          `New operation on image '${id}' is not permitted as prior operation is still in progress`,
+        );
+      throw err;
+    }
+    await this.#touch(id);
+  }
+
+  /** Replaces where the data lives, whatever the status (copy-image adds stores). */
+  async setLocations(id: string, locations: readonly unknown[]): Promise<void> {
+    await this.#db
+      .updateTable('image')
+      .set({ locations: toDbJson(locations), updated_at: toDbTimestamp(this.#now()) })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  /** Renews the lease of work in progress on an image (its `updated_at`). */
+  async touch(id: string): Promise<void> {
+    await this.#touch(id);
+  }
+
+  /**
+   * Images whose work in progress stopped renewing its lease before `before`: uploads and
+   * imports (`statuses`) and imports holding the import lock.
+   */
+  async stalled(statuses: readonly ImageStatus[], before: Date): Promise<Image[]> {
+    const cutoff = toDbTimestamp(before);
+    const rows = await this.#db
+      .selectFrom('image')
+      .selectAll()
+      .where('updated_at', '<', cutoff)
+      .where((eb) =>
+        eb.or([
+          eb('status', 'in', [...statuses]),
+          eb(
+            'id',
+            'in',
+            eb.selectFrom('image_property').select('image_id').where('name', '=', IMPORT_LOCK),
+          ),
+        ]),
+      )
+      .execute();
+    return this.hydrate(rows);
+  }
+
+  /** Every image's locations, for the stores' orphan sweep. */
+  async allLocations(): Promise<{ id: string; status: ImageStatus; locations: unknown[] }[]> {
+    const rows = await this.#db.selectFrom('image').select(['id', 'status', 'locations']).execute();
+    return rows.map((r) => ({
+      id: r.id,
+      status: r.status as ImageStatus,
+      locations: JSON.parse(r.locations) as unknown[],
+    }));
   }
 
   #checkCollections(tags: string[], properties: Record<string, string>) {

@@ -34,6 +34,7 @@ export const IMAGE_POLICY: readonly RuleDefault[] = [
   rule('delete_image', OWNER_MEMBER),
   rule('upload_image', OWNER_MEMBER),
   rule('download_image', SEER),
+  rule('copy_image', ADMIN, 'Copy an image to other stores (copy-image import).'),
   rule('deactivate', OWNER_MEMBER),
   rule('reactivate', OWNER_MEMBER),
   rule('add_member', OWNER_MEMBER),

@@ -3,7 +3,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Kysely } from 'kysely';
-import { BadRequestError } from '../common/errors.ts';
+import { BadRequestError, StartupError } from '../common/errors.ts';
+import type { Logger } from '../common/logging.ts';
 import { createApp, type App } from '../common/http/app.ts';
 import { baseUrlOf, type VersionEntry } from '../common/http/version-discovery.ts';
 import { PolicyEnforcer } from '../common/policy/enforcer.ts';
@@ -12,18 +13,21 @@ import { qemuImgInfo } from '../common/privileged/qemu-img.ts';
 import type { Service, ServiceContext } from '../common/service.ts';
 import type { ApiDeps } from './api/context.ts';
 import { PATCH_V20, PATCH_V21 } from './api/image-patch.ts';
-import { dataRoutes, type VirtualSizeProbe } from './api/data.ts';
+import { dataRoutes } from './api/data.ts';
+import { importRoutes } from './api/import.ts';
 import { imageRoutes } from './api/images.ts';
 import { infoRoutes } from './api/info.ts';
 import { memberRoutes } from './api/members.ts';
 import { schemaRoutes } from './api/schemas.ts';
 import { tagRoutes } from './api/tags.ts';
-import type { ImageConfig } from './config.ts';
+import { FILE_STORE, type ImageConfig } from './config.ts';
 import type { ImageDatabase } from './db/schema.ts';
+import { ImageData, type VirtualSizeProbe } from './image-data.ts';
 import { Images } from './images.ts';
 import { Members } from './members.ts';
 import { IMAGE_POLICY } from './policy.ts';
 import { FilesystemStore } from './store/filesystem-store.ts';
+import { locationsOf, StoreSet, type StoreEntry } from './store/store-set.ts';
 
 export { IMAGE_MIGRATIONS } from './db/migrations.ts';
 export { ImageConfigSchema, type ImageConfig } from './config.ts';
@@ -48,23 +52,52 @@ export function imageDataDir(dataDir: string, config: ImageConfig): string {
   return config.data_dir ?? join(dataDir, 'images');
 }
 
-export type ImageServiceOptions = { now?: () => Date };
+export type ImageServiceOptions = {
+  now?: () => Date;
+  /** How long a transfer may go without renewing its lease before recovery takes it back. */
+  leaseMs?: number;
+};
 
-export function createImageService(
+/** The configured stores: `file` in the image data directory, then `image.stores`. */
+function openStores(dataDir: string, config: ImageConfig): StoreSet {
+  const entries: StoreEntry[] = [
+    { id: FILE_STORE, description: 'Local filesystem store', store: new FilesystemStore(dataDir) },
+  ];
+  for (const [id, store] of Object.entries(config.stores)) {
+    if (id === FILE_STORE)
+      throw new StartupError(`config key 'image.stores.${id}': '${id}' is the built-in store`);
+    mkdirSync(store.data_dir, { recursive: true });
+    entries.push({
+      id,
+      ...(store.description !== undefined ? { description: store.description } : {}),
+      store: new FilesystemStore(store.data_dir),
+    });
+  }
+  if (!entries.some((e) => e.id === config.default_store))
+    throw new StartupError(
+      `config key 'image.default_store': no store '${config.default_store}'; known: ${entries.map((e) => e.id).join(', ')}`,
+    );
+  return new StoreSet(entries, config.default_store);
+}
+
+export async function createImageService(
   ctx: ServiceContext,
   config: ImageConfig,
   options: ImageServiceOptions = {},
-): Service {
+): Promise<Service> {
   const db = ctx.database.db as Kysely<ImageDatabase>;
   const dataDir = imageDataDir(ctx.config.data_dir, config);
-  mkdirSync(dataDir, { recursive: true });
-  const store = new FilesystemStore(dataDir);
+  const stagingDir = join(dataDir, '.staging');
+  mkdirSync(stagingDir, { recursive: true });
+  const stores = openStores(dataDir, config);
+  const staging = new FilesystemStore(stagingDir);
+  const roots = [dataDir, ...Object.values(config.stores).map((s) => s.data_dir)];
   const virtualSize: VirtualSizeProbe = async (location, diskFormat) => {
     // Only formats whose header tells the guest-visible size; raw is its own size.
     if (diskFormat === null || !['qcow2', 'vmdk', 'vdi', 'vhd', 'vhdx'].includes(diskFormat))
       return undefined;
     const info = await qemuImgInfo(fileURLToPath(location), {
-      roots: [dataDir],
+      roots,
       format: diskFormat as DiskFormat,
     }).catch((err: unknown) => {
       ctx.logger.warn({ err, location }, 'qemu-img info failed; virtual_size left unknown');
@@ -72,14 +105,32 @@ export function createImageService(
     });
     return info?.virtualSize;
   };
+  const images = new Images(db, config, options.now);
+  const data = new ImageData({
+    images,
+    stores,
+    staging,
+    config,
+    virtualSize,
+    logger: ctx.logger,
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
+  });
   const deps: ApiDeps = {
-    store,
+    data,
+    stores,
     db,
-    images: new Images(db, config, options.now),
+    images,
     members: new Members(db, config, options.now),
     policy: new PolicyEnforcer(IMAGE_POLICY, { enforceScope: false }),
     config,
   };
+  await data.recover();
+  const sweep = sweepOrphans(ctx.logger, images, stores, staging);
+  const reconcile = setInterval(() => {
+    data.recover().catch((err: unknown) => ctx.logger.warn({ err }, 'image recovery failed'));
+  }, data.leaseMs);
+  reconcile.unref();
   const app = createApp({
     service: 'image',
     errorStyle: 'glance',
@@ -117,11 +168,49 @@ export function createImageService(
       done(null, payload),
     );
     imageRoutes(v2, deps);
-    dataRoutes(v2, { ...deps, store, virtualSize });
+    dataRoutes(v2, deps);
+    importRoutes(v2, deps);
     tagRoutes(v2, deps);
     memberRoutes(v2, deps);
     schemaRoutes(v2);
-    infoRoutes(v2);
+    infoRoutes(v2, deps);
   });
-  return { name: 'image', app, close: async () => undefined };
+  return {
+    name: 'image',
+    app,
+    close: async () => {
+      clearInterval(reconcile);
+      await sweep;
+      await data.idle();
+    },
+  };
+}
+
+/**
+ * Deletes files no image points to: temp files of uploads a crash cut off, data of images whose
+ * record is gone, staged data of images no longer waiting for an import. Runs once at start, in
+ * the background; files younger than an hour are left alone (another process may be writing).
+ */
+async function sweepOrphans(
+  logger: Logger,
+  images: Images,
+  stores: StoreSet,
+  staging: FilesystemStore,
+): Promise<void> {
+  try {
+    const all = await images.allLocations();
+    const known = all.flatMap((i) => locationsOf(i.locations).map((l) => l.url));
+    const staged = all
+      .filter((i) => i.status === 'uploading' || i.status === 'importing')
+      .map((i) => staging.locationOf(i.id));
+    const removed: string[] = [];
+    for (const entry of stores.list()) {
+      if (entry.store instanceof FilesystemStore)
+        removed.push(...(await entry.store.removeOrphans(known)));
+    }
+    removed.push(...(await staging.removeOrphans(staged)));
+    if (removed.length > 0) logger.info({ files: removed }, 'removed orphaned image data');
+  } catch (err) {
+    logger.warn({ err }, 'image orphan sweep failed');
+  }
 }

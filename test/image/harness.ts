@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import type { Kysely } from 'kysely';
 import { loadConfigWith } from '../../src/common/config/load.ts';
 import { withSections } from '../../src/common/config/schema.ts';
 import { openDatabase } from '../../src/common/db/database.ts';
@@ -22,6 +23,7 @@ import {
   ImageConfigSchema,
   type ImageConfig,
 } from '../../src/image/service.ts';
+import type { ImageDatabase } from '../../src/image/db/schema.ts';
 import { fakeAuth } from '../helpers/service-auth.ts';
 
 export const PATCH = 'application/openstack-images-v2.1-json-patch';
@@ -44,6 +46,13 @@ export type Harness = {
   create(token: string, body?: Record<string, unknown>): Promise<any>;
   /** Where the file store keeps image data. */
   dataDir: string;
+  /**
+   * Stops the service and starts a new one on the same database and files, as after a crash,
+   * with the clock moved on by `advanceMs`; `app` then names the new one.
+   */
+  restart(advanceMs?: number): Promise<void>;
+  /** The image database, to set up states only a crash leaves behind. */
+  db: Kysely<ImageDatabase>;
 };
 
 export async function imageHarness(
@@ -61,13 +70,16 @@ export async function imageHarness(
   await migrate(database, 'image', IMAGE_MIGRATIONS);
   const bus = new InMemoryBus();
   const { auth, identity } = fakeAuth();
-  let clock = Date.parse('2024-01-01T00:00:00Z');
-  const service = createImageService(
-    { config, logger: silentLogger(), database, bus, auth },
-    config.image,
-    // Each call a second later, so created_at orders images deterministically.
-    { now: () => new Date((clock += 1000)) },
-  );
+  // Start-up recovery reads the clock once; the first image is created at 00:00:01.
+  let clock = Date.parse('2023-12-31T23:59:59Z');
+  const start = () =>
+    createImageService(
+      { config, logger: silentLogger(), database, bus, auth },
+      config.image,
+      // Each call a second later, so created_at orders images deterministically.
+      { now: () => new Date((clock += 1000)) },
+    );
+  let service = await start();
   await service.app.ready();
   t.after(async () => {
     await service.app.close();
@@ -76,11 +88,11 @@ export async function imageHarness(
     await bus.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  const app = service.app;
+  let app = service.app;
   const token: Harness['token'] = (project, roles = ['member', 'reader']) =>
     identity.issueToken({ project: { id: project, name: project }, roles });
   const call: Harness['call'] = async (method, url, tok, body, contentType) => {
-    const res = await app.inject({
+    const res = await current().inject({
       method: method as 'GET',
       url,
       headers: {
@@ -105,12 +117,25 @@ export async function imageHarness(
     if (res.status !== 201) throw new Error(`create: ${res.status} ${res.text}`);
     return res.body;
   };
-  return {
+  const restart: Harness['restart'] = async (advanceMs = 0) => {
+    await service.app.close();
+    await service.close();
+    clock += advanceMs;
+    service = await start();
+    await service.app.ready();
+    app = service.app;
+    harness.app = app;
+  };
+  const current = () => app;
+  const harness: Harness = {
     app,
+    restart,
+    db: database.db,
     token,
     admin: token('admin-project', ['admin', 'member', 'reader']),
     call,
     create,
     dataDir: imageDataDir(dir, config.image),
   };
+  return harness;
 }

@@ -41,6 +41,8 @@ export function loadConfigWith<S extends TObject>(
 type JsonSchema = {
   type?: string;
   properties?: Record<string, JsonSchema>;
+  /** A map whose keys match one pattern (TypeBox `Record`). */
+  patternProperties?: Record<string, JsonSchema>;
   required?: string[];
   anyOf?: JsonSchema[];
   const?: unknown;
@@ -188,6 +190,7 @@ function checkValue(schema: JsonSchema, value: unknown, path: string[], sources:
   };
   if (schema.type === 'object') {
     if (!isPlainObject(value)) return fail(typeName(unwrap(value)));
+    if (schema.patternProperties) return checkMap(schema.patternProperties, value, path, sources);
     const props = schema.properties ?? {};
     const out: Record<string, unknown> = {};
     for (const key of Object.keys(value)) {
@@ -243,6 +246,27 @@ function checkValue(schema: JsonSchema, value: unknown, path: string[], sources:
     default:
       return v;
   }
+}
+
+/** A map (`stores: {fast: {...}}`): every key must match the pattern, every value its schema. */
+function checkMap(
+  patterns: Record<string, JsonSchema>,
+  value: Record<string, unknown>,
+  path: string[],
+  sources: Sources,
+): Record<string, unknown> {
+  const [pattern, child] = Object.entries(patterns)[0] ?? ['', {}];
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) {
+    const full = [...path, key].join('.');
+    if (!new RegExp(pattern).test(key)) {
+      const origin = sources.get(full);
+      const from = origin === undefined || origin === '' ? '' : ` (from ${origin})`;
+      throw new StartupError(`config key '${full}'${from}: the name must match ${pattern}`);
+    }
+    out[key] = checkValue(child, item, [...path, key], sources);
+  }
+  return out;
 }
 
 function unwrap(value: unknown): unknown {

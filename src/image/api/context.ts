@@ -4,11 +4,13 @@ import type { PolicyEnforcer, PolicyTarget } from '../../common/policy/enforcer.
 import type { ImageConfig } from '../config.ts';
 import type { Db, Image, Images, Viewer } from '../images.ts';
 import type { Members } from '../members.ts';
-import type { ImageStore } from '../store/image-store.ts';
+import type { ImageData } from '../image-data.ts';
+import type { StoreSet } from '../store/store-set.ts';
 
 export type ApiDeps = {
-  /** Where image data lives; routes that delete images delete their data too. */
-  store: ImageStore;
+  /** The data path: uploads, staging, imports, downloads; deleting an image deletes its data. */
+  data: ImageData;
+  stores: StoreSet;
   db: Db;
   images: Images;
   members: Members;

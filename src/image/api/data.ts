@@ -1,26 +1,47 @@
 /**
- * Image data: `PUT /v2/images/{id}/file` streams the upload into the store (queued → saving →
- * active, back to queued if anything fails, never a partial image) and `GET` streams it back with
+ * Image data: `PUT /v2/images/{id}/file` streams the upload into a store (queued → saving →
+ * active, back to queued if anything fails, never a partial image), `PUT .../stage` into the
+ * staging area for a `glance-direct` import, and `GET .../file` streams it back with
  * `Content-MD5` and byte ranges. Memory stays flat whatever the size.
  */
 import type { FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import type { App } from '../../common/http/app.ts';
-import { ForbiddenError } from '../../common/errors.ts';
+import { ForbiddenError, UnsupportedMediaTypeError } from '../../common/errors.ts';
+import type { Readable } from 'node:stream';
+import { invalid } from '../errors.ts';
 import type { ImageStatus } from '../image-fields.ts';
 import type { Image } from '../images.ts';
-import type { ImageStore } from '../store/image-store.ts';
 import { authorize, imageTarget, viewerOf, type ApiDeps } from './context.ts';
 
 const ImageParams = Type.Object({ image_id: Type.String({ minLength: 1, maxLength: 64 }) });
 
-/** Learns an image's virtual size (qcow2 and friends); undefined when it cannot tell. */
-export type VirtualSizeProbe = (
-  location: string,
-  diskFormat: string | null,
-) => Promise<number | undefined>;
+/** The size a client announced (`Content-Length`, or `x-openstack-image-size` for staging). */
+function announcedSize(request: FastifyRequest, header: string): number | undefined {
+  const raw = request.headers[header];
+  if (raw === undefined) return undefined;
+  const value = Array.isArray(raw) ? raw[0] : raw;
+  if (value === undefined || !/^\d+$/.test(value.trim()))
+    throw invalid(`${header} must be a non-negative integer, got '${String(value)}'.`);
+  return Number(value);
+}
 
-export type DataDeps = ApiDeps & { store: ImageStore; virtualSize: VirtualSizeProbe };
+/** Image data is `application/octet-stream`; anything else is a 415, as in Glance. */
+function octetStream(request: FastifyRequest): Readable {
+  const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+  if (type !== 'application/octet-stream')
+    throw new UnsupportedMediaTypeError(
+      `Unsupported Content-Type '${type ?? ''}': image data must be application/octet-stream.`,
+      'image.unsupported_media_type',
+    );
+  return request.body as Readable;
+}
+
+/** `X-Image-Meta-Store`: the store an upload goes to (Glance multi-store). */
+export function storeHeader(request: FastifyRequest): string | undefined {
+  const raw = request.headers['x-image-meta-store'];
+  return Array.isArray(raw) ? raw[0] : raw;
+}
 
 /** `bytes=a-b`, `bytes=a-`, `bytes=-n`; anything else (several ranges too) means the whole image. */
 export function parseRange(
@@ -38,8 +59,8 @@ export function parseRange(
   return { start, end };
 }
 
-export function dataRoutes(app: App, deps: DataDeps): void {
-  const { images, store } = deps;
+export function dataRoutes(app: App, deps: ApiDeps): void {
+  const { images, data } = deps;
 
   const load = async (
     request: FastifyRequest<{ Params: { image_id: string } }>,
@@ -57,34 +78,11 @@ export function dataRoutes(app: App, deps: DataDeps): void {
     async (request, reply) => {
       const image = await load(request);
       authorize(request, deps, 'upload_image', imageTarget(image));
-      const declared = request.headers['content-length'];
-      const expectedSize = declared === undefined ? undefined : Number(declared);
-      await images.checkSizeQuota(image.owner, expectedSize ?? 0);
-      await images.transition(image.id, ['queued'], 'saving');
-      let location: string | undefined;
-      try {
-        const stored = await store.put(image.id, request.body as NodeJS.ReadableStream as never, {
-          maxBytes: deps.config.image_size_cap,
-          ...(expectedSize !== undefined && Number.isFinite(expectedSize) ? { expectedSize } : {}),
-        });
-        location = stored.location;
-        // The quota counts what arrived, for uploads that did not say their size up front.
-        await images.checkSizeQuota(image.owner, stored.size);
-        const virtual = await deps.virtualSize(stored.location, image.disk_format);
-        await images.transition(image.id, ['saving'], 'active', {
-          size: stored.size,
-          virtual_size: virtual ?? (image.disk_format === 'raw' ? stored.size : null),
-          checksum: stored.checksum,
-          os_hash_algo: stored.osHashAlgo,
-          os_hash_value: stored.osHashValue,
-          locations: [{ url: stored.location, metadata: {} }],
-        });
-      } catch (err) {
-        if (location !== undefined) await store.delete(location).catch(() => undefined);
-        // Glance puts an image whose upload failed back to queued, so the upload can be retried.
-        await images.transition(image.id, ['saving'], 'queued').catch(() => undefined);
-        throw err;
-      }
+      const storeId = storeHeader(request);
+      await data.upload(image, octetStream(request), {
+        ...optional('expectedSize', announcedSize(request, 'content-length')),
+        ...optional('storeId', storeId),
+      });
       return reply.status(204).send();
     },
   );
@@ -101,19 +99,37 @@ export function dataRoutes(app: App, deps: DataDeps): void {
           'image.deactivated',
         );
       }
-      const location = (image.locations[0] as { url?: string } | undefined)?.url;
       const withData: readonly ImageStatus[] = ['active', 'deactivated'];
-      if (!withData.includes(image.status) || location === undefined)
+      if (!withData.includes(image.status) || image.locations.length === 0)
         return reply.status(204).send();
       const range = parseRange(request.headers.range, image.size ?? 0);
-      const data = await store.get(location, range);
+      const body = await data.open(image, range);
       reply.header('content-type', 'application/octet-stream');
       if (image.checksum) reply.header('content-md5', image.checksum);
-      reply.header('content-length', String(data.end - data.start + 1));
+      reply.header('content-length', String(body.end - body.start + 1));
       if (range) {
-        reply.status(206).header('content-range', `bytes ${data.start}-${data.end}/${data.size}`);
+        reply.status(206).header('content-range', `bytes ${body.start}-${body.end}/${body.size}`);
       }
-      return reply.send(data.stream);
+      return reply.send(body.stream);
     },
   );
+
+  app.put(
+    '/v2/images/:image_id/stage',
+    { schema: { params: ImageParams } },
+    async (request, reply) => {
+      const image = await load(request);
+      // Glance: staging has no rule of its own; it needs what changing the image needs.
+      authorize(request, deps, 'modify_image', imageTarget(image));
+      await data.stage(image, octetStream(request), {
+        ...optional('expectedSize', announcedSize(request, 'x-openstack-image-size')),
+      });
+      return reply.status(204).send();
+    },
+  );
+}
+
+/** `{key: value}` when value is defined, `{}` otherwise (exactOptionalPropertyTypes). */
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return value === undefined ? {} : ({ [key]: value } as { [P in K]?: V });
 }

@@ -75,7 +75,13 @@ export function imageRoutes(app: App, deps: ApiDeps): void {
         input.visibility,
       );
     const image = await images.create(viewer, input);
-    return reply.status(201).header('location', `/v2/images/${image.id}`).send(imageView(image));
+    reply.header('openstack-image-import-methods', deps.data.importMethods().join(','));
+    if (deps.stores.multiple)
+      reply.header('openstack-image-store-ids', deps.stores.ids().join(','));
+    return reply
+      .status(201)
+      .header('location', `/v2/images/${image.id}`)
+      .send(imageView(image, deps.stores));
   });
 
   app.get('/v2/images', async (request) => {
@@ -85,7 +91,7 @@ export function imageRoutes(app: App, deps: ApiDeps): void {
     const found = await listImages(deps.db, images, viewerOf(request, deps), list);
     const last = found[found.length - 1];
     return {
-      images: found.map(imageView),
+      images: found.map((image) => imageView(image, deps.stores)),
       first: '/v2/images',
       schema: '/v2/schemas/images',
       ...(last !== undefined && found.length === list.limit
@@ -103,7 +109,7 @@ export function imageRoutes(app: App, deps: ApiDeps): void {
   };
 
   app.get('/v2/images/:image_id', { schema: { params: ImageParams } }, async (request) =>
-    imageView(await load(request, request.params.image_id)),
+    imageView(await load(request, request.params.image_id), deps.stores),
   );
 
   app.patch('/v2/images/:image_id', { schema: { params: ImageParams } }, async (request) => {
@@ -121,7 +127,7 @@ export function imageRoutes(app: App, deps: ApiDeps): void {
       authorizeVisibility(request, deps, current, next.visibility);
     if (next.owner !== current.owner && !viewerOf(request, deps).isAdmin)
       throw forbidden("You are not permitted to modify 'owner' on this image.");
-    return imageView(await images.update(current, next));
+    return imageView(await images.update(current, next), deps.stores);
   });
 
   app.delete(
@@ -130,11 +136,7 @@ export function imageRoutes(app: App, deps: ApiDeps): void {
     async (request, reply) => {
       const image = await load(request, request.params.image_id);
       authorize(request, deps, 'delete_image', imageTarget(image));
-      const deleted = await images.delete(image);
-      for (const location of deleted.locations) {
-        const url = (location as { url?: unknown }).url;
-        if (typeof url === 'string') await deps.store.delete(url);
-      }
+      await deps.data.deleteData(await images.delete(image));
       return reply.status(204).send();
     },
   );

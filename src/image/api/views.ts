@@ -1,13 +1,18 @@
 /** Images and members as Glance renders them: timestamps without fractions, links as paths. */
 import type { Image } from '../images.ts';
 import type { Member } from '../members.ts';
+import { locationsOf, storeIdOf, type StoreSet } from '../store/store-set.ts';
 
 /** `2016-06-29T16:13:07Z`, Glance's form. */
 export function glanceTime(iso: string): string {
   return iso.replace(/\.\d+Z$/, 'Z');
 }
 
-export function imageView(image: Image): Record<string, unknown> {
+/** An image as Glance shows it; with several stores, `stores` names those holding its data. */
+export function imageView(image: Image, stores?: StoreSet): Record<string, unknown> {
+  const held = stores?.multiple
+    ? locationsOf(image.locations).map((l) => storeIdOf(l, stores.defaultId))
+    : [];
   return {
     // Extra properties first, so a base attribute can never be shadowed by one.
     ...image.properties,
@@ -33,6 +38,7 @@ export function imageView(image: Image): Record<string, unknown> {
     self: `/v2/images/${image.id}`,
     file: `/v2/images/${image.id}/file`,
     schema: '/v2/schemas/image',
+    ...(held.length > 0 ? { stores: held.join(',') } : {}),
   };
 }
 

@@ -3,7 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { loadConfig } from '../../../src/common/config/load.ts';
+import Type from 'typebox';
+import { loadConfig, loadConfigWith } from '../../../src/common/config/load.ts';
+import { withSections } from '../../../src/common/config/schema.ts';
 import { StartupError } from '../../../src/common/errors.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ts-config-'));
@@ -153,5 +155,40 @@ describe('config: a bad value stops start-up with one line naming the key', () =
   it('a missing file is named', () => {
     const message = startupError(() => loadConfig({ file: join(dir, 'nope.yaml'), env: {} }));
     assert.match(message, /cannot read config file .*nope\.yaml \(ENOENT\)/);
+  });
+});
+
+describe('config: maps keyed by name (TypeBox Record)', () => {
+  const schema = withSections({
+    image: Type.Object(
+      {
+        stores: Type.Record(
+          Type.String({ pattern: '^[a-z]+$' }),
+          Type.Object({ data_dir: Type.String({ minLength: 1 }) }),
+          { default: {} },
+        ),
+      },
+      { default: {} },
+    ),
+  });
+
+  it('reads each entry and checks it by the entry schema', () => {
+    const path = file('stores.yaml', 'image:\n  stores:\n    fast:\n      data_dir: /srv/fast\n');
+    const config = loadConfigWith(schema, { file: path, env: {} });
+    assert.deepEqual(config.image.stores, { fast: { data_dir: '/srv/fast' } });
+    assert.deepEqual(loadConfigWith(schema, { env: {} }).image.stores, {});
+  });
+
+  it('names a key that breaks the pattern, and a bad entry', () => {
+    const bad = file('bad-store.yaml', 'image:\n  stores:\n    Fast:\n      data_dir: /srv\n');
+    assert.match(
+      startupError(() => loadConfigWith(schema, { file: bad, env: {} })),
+      /config key 'image\.stores\.Fast' \(from config file .*\): the name must match/,
+    );
+    const empty = file('empty-store.yaml', "image:\n  stores:\n    fast:\n      data_dir: ''\n");
+    assert.match(
+      startupError(() => loadConfigWith(schema, { file: empty, env: {} })),
+      /config key 'image\.stores\.fast\.data_dir'/,
+    );
   });
 });
