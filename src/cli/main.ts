@@ -7,13 +7,14 @@ import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SERVICE_NAMES, type ServiceName } from '../common/config/schema.ts';
-import { StartupError } from '../common/errors.ts';
+import { StartupError, messageOf } from '../common/errors.ts';
 import { createLogger, silentLogger, type Logger } from '../common/logging.ts';
 import { isIdentityService, rotateKeys } from '../identity/service.ts';
 import { catalogRegistrations } from './catalog.ts';
 import { CLOUD_NAME, exportLines, writeCloudsYaml } from './clouds.ts';
 import { loadTstackConfig, type TstackConfig } from './config.ts';
 import { startCloud, type RunningCloud } from './runner.ts';
+import { ensureTestImage } from './test-image.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -96,6 +97,14 @@ export function buildProgram(): Command {
             throw err;
           });
         for (const change of result.changes) logger.info({ change }, 'bootstrap');
+        if (services.includes('image') && config.image.test_image) {
+          say(
+            `  ${await ensureTestImage(config, logger).catch(async (err: unknown) => {
+              await cloud.stop();
+              throw new StartupError(`cannot register the test image: ${messageOf(err)}`);
+            })}`,
+          );
+        }
         const clouds = writeCloudsYaml(config);
         say(`clients: OS_CLIENT_CONFIG_FILE=${clouds} OS_CLOUD=${CLOUD_NAME} openstack …, or:`);
         for (const line of exportLines(config)) say(`  ${line}`);

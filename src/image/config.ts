@@ -73,6 +73,10 @@ export const ImageConfigSchema = Type.Object(
       default: 'file',
       description: 'Where uploads go when the request names no store (default_backend).',
     }),
+    test_image: Type.Boolean({
+      default: true,
+      description: 'tstack up registers the small public test image tstack-test at start.',
+    }),
     data_dir: Type.Optional(
       Type.String({
         minLength: 1,

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -102,6 +102,24 @@ describe('tstack up: the all-in-one cloud', { timeout: 60_000 }, () => {
     assert.ok(
       access.every((l) => typeof l['request_id'] === 'string' && typeof l['service'] === 'string'),
     );
+  });
+
+  it('registers the test image once: a second start on the same data keeps it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ts-up-image-'));
+    try {
+      for (const expected of [/image tstack-test registered/, /image tstack-test present/]) {
+        const { env } = await portEnv();
+        const up = start(['up', '--data-dir', dir], env);
+        await up.waitFor(/ready\./);
+        assert.match(up.stdout(), expected);
+        up.child.kill('SIGTERM');
+        assert.equal(await up.exited, 0);
+      }
+      const files = readdirSync(join(dir, 'images')).filter((f) => !f.startsWith('.'));
+      assert.equal(files.length, 1, 'one image file, not one per start');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a bad config value stops start-up with one line naming the key', async () => {
