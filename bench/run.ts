@@ -12,10 +12,12 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { bcryptCeiling, IDENTITY_SCENARIOS, type Prepared } from './identity-scenarios.ts';
+import { IMAGE_SCENARIOS } from './image-scenarios.ts';
 
 type Target = {
   script: string;
-  prepare: (base: string) => Promise<Prepared>;
+  /** `token` is what the target printed as `token <t>`, if anything. */
+  prepare: (base: string, token?: string) => Promise<Prepared>;
   /** Figures measured besides the load, e.g. the bcrypt ceiling. */
   extra?: () => Promise<Record<string, number>>;
 };
@@ -46,6 +48,12 @@ const TARGETS: Readonly<Record<string, Target>> = {
       },
     ]),
   ),
+  ...Object.fromEntries(
+    Object.entries(IMAGE_SCENARIOS).map(([name, prepare]) => [
+      name,
+      { script: 'targets/image.ts', prepare },
+    ]),
+  ),
 };
 
 const { values, positionals } = parseArgs({
@@ -73,12 +81,14 @@ function memoryKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number | undefined {
   }
 }
 
-async function startTarget(script: string): Promise<{ child: ChildProcess; url: string }> {
+async function startTarget(
+  script: string,
+): Promise<{ child: ChildProcess; url: string; token?: string }> {
   const path = fileURLToPath(new URL(script, import.meta.url));
   const child = spawn(process.execPath, [path], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${script} did not start in 20 s`)), 20_000);
-    let out = '';
     child.stdout?.on('data', (d: Buffer) => {
       out += d.toString();
       const m = /listening (\S+)/.exec(out);
@@ -89,7 +99,8 @@ async function startTarget(script: string): Promise<{ child: ChildProcess; url: 
     });
     child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
   });
-  return { child, url };
+  const token = /^token (\S+)$/m.exec(out)?.[1];
+  return { child, url, ...(token !== undefined ? { token } : {}) };
 }
 
 async function main(): Promise<void> {
@@ -114,7 +125,7 @@ async function main(): Promise<void> {
     const started = await startTarget(target.script);
     child = started.child;
     pid = child.pid;
-    const prepared = await target.prepare(started.url);
+    const prepared = await target.prepare(started.url, started.token);
     url = new URL(prepared.path, started.url).toString();
     about = prepared.about;
     request = {

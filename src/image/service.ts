@@ -27,6 +27,7 @@ import { Images } from './images.ts';
 import { Members } from './members.ts';
 import { IMAGE_POLICY } from './policy.ts';
 import { FilesystemStore } from './store/filesystem-store.ts';
+import { WorkerHasher, type StreamHasher } from './store/hashers.ts';
 import { locationsOf, StoreSet, type StoreEntry } from './store/store-set.ts';
 
 export { IMAGE_MIGRATIONS } from './db/migrations.ts';
@@ -59,9 +60,13 @@ export type ImageServiceOptions = {
 };
 
 /** The configured stores: `file` in the image data directory, then `image.stores`. */
-function openStores(dataDir: string, config: ImageConfig): StoreSet {
+function openStores(dataDir: string, config: ImageConfig, hasher: StreamHasher): StoreSet {
   const entries: StoreEntry[] = [
-    { id: FILE_STORE, description: 'Local filesystem store', store: new FilesystemStore(dataDir) },
+    {
+      id: FILE_STORE,
+      description: 'Local filesystem store',
+      store: new FilesystemStore(dataDir, { hasher }),
+    },
   ];
   for (const [id, store] of Object.entries(config.stores)) {
     if (id === FILE_STORE)
@@ -70,7 +75,7 @@ function openStores(dataDir: string, config: ImageConfig): StoreSet {
     entries.push({
       id,
       ...(store.description !== undefined ? { description: store.description } : {}),
-      store: new FilesystemStore(store.data_dir),
+      store: new FilesystemStore(store.data_dir, { hasher }),
     });
   }
   if (!entries.some((e) => e.id === config.default_store))
@@ -89,8 +94,10 @@ export async function createImageService(
   const dataDir = imageDataDir(ctx.config.data_dir, config);
   const stagingDir = join(dataDir, '.staging');
   mkdirSync(stagingDir, { recursive: true });
-  const stores = openStores(dataDir, config);
-  const staging = new FilesystemStore(stagingDir);
+  // Hashing on two threads beside the I/O: uploads go about twice as fast (bench/image-api.ts).
+  const hasher = new WorkerHasher();
+  const stores = openStores(dataDir, config, hasher);
+  const staging = new FilesystemStore(stagingDir, { hasher });
   const roots = [dataDir, ...Object.values(config.stores).map((s) => s.data_dir)];
   const virtualSize: VirtualSizeProbe = async (location, diskFormat) => {
     // Only formats whose header tells the guest-visible size; raw is its own size.
@@ -182,6 +189,7 @@ export async function createImageService(
       clearInterval(reconcile);
       await sweep;
       await data.idle();
+      await hasher.close();
     },
   };
 }

@@ -1,0 +1,61 @@
+/**
+ * Benchmark target: the image service as `tstack serve image` runs it (SQLite and the file store
+ * in a temporary data directory under TSTACK_BENCH_DIR or the system temp directory), with
+ * tokens from a fake identity. Prints `token <t>` (admin of project `bench`), then its URL once
+ * listening; removes its data directory when stopped.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TokenCache } from '../../src/common/auth/token-cache.ts';
+import { useTokenAuth } from '../../src/common/auth/token-auth.ts';
+import { loadConfigWith } from '../../src/common/config/load.ts';
+import { withSections } from '../../src/common/config/schema.ts';
+import { openDatabase } from '../../src/common/db/database.ts';
+import { migrate } from '../../src/common/db/migrate.ts';
+import { createLogger } from '../../src/common/logging.ts';
+import { InMemoryBus } from '../../src/common/messaging/in-memory-bus.ts';
+import { FakeIdentityClient } from '../../src/identity/fake-identity-client.ts';
+import {
+  createImageService,
+  IMAGE_MIGRATIONS,
+  ImageConfigSchema,
+} from '../../src/image/service.ts';
+
+const dir = mkdtempSync(join(process.env['TSTACK_BENCH_DIR'] ?? tmpdir(), 'ts-bench-image-'));
+const config = loadConfigWith(withSections({ image: ImageConfigSchema }), {
+  env: {},
+  overrides: { data_dir: dir, image: { api_limit_max: 1000 } },
+});
+const database = await openDatabase<unknown>(`sqlite:///${join(dir, 'image.db')}`);
+await migrate(database, 'image', IMAGE_MIGRATIONS);
+const bus = new InMemoryBus();
+const logger = createLogger({ level: 'info', destination: '/dev/null' });
+const identity = new FakeIdentityClient();
+// Validated tokens are cached as `tstack up` caches them (the fake answers in-process anyway).
+const cache = new TokenCache({ ttlMs: 5000, negativeTtlMs: 0 });
+const auth = {
+  protect: (scope: Parameters<typeof useTokenAuth>[0]) =>
+    useTokenAuth(scope, { client: identity, cache, wwwAuthenticateUri: 'http://127.0.0.1/v3' }),
+  serviceToken: () => identity.serviceToken(),
+};
+const service = await createImageService({ config, logger, database, bus, auth }, config.image);
+await service.app.listen({ host: '127.0.0.1', port: 0 });
+const address = service.app.server.address();
+const port = typeof address === 'object' && address !== null ? address.port : 0;
+const token = identity.issueToken({
+  project: { id: 'bench', name: 'bench' },
+  roles: ['admin', 'member', 'reader'],
+});
+process.stdout.write(`token ${token}\ndata ${dir}\nlistening http://127.0.0.1:${port}/\n`);
+const stop = (): void =>
+  void (async () => {
+    await service.app.close();
+    await service.close();
+    await database.close();
+    await bus.close();
+    rmSync(dir, { recursive: true, force: true });
+    process.exit(0);
+  })();
+process.once('SIGTERM', stop);
+process.once('SIGINT', stop);
