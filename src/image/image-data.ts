@@ -321,19 +321,20 @@ export class ImageData {
     const before = new Date(this.#now().getTime() - this.leaseMs);
     const changed: string[] = [];
     for (const image of await this.#images.stalled(IN_FLIGHT, before)) {
-      const staged = await this.#staging.exists(this.#staging.locationOf(image.id));
+      // Staging sets `size` when it completes, so the record alone tells a finished stage from
+      // one cut off; the staged file may sit on another host's disk (scale-out), so it is not
+      // looked for here.
+      const staged = image.size !== null;
       const to: ImageStatus | undefined =
         image.status === 'saving'
           ? 'queued'
           : image.status === 'importing' || image.status === 'uploading'
-            ? staged && image.size !== null
+            ? staged
               ? 'uploading'
               : 'queued'
             : undefined;
-      if (to !== undefined && to !== image.status) {
+      if (to !== undefined && to !== image.status)
         await this.#images.transition(image.id, [image.status], to).catch(() => undefined);
-        if (to === 'queued') await this.#staging.delete(this.#staging.locationOf(image.id));
-      }
       const importing = image.properties[IMPORTING_TO] ?? '';
       if (image.properties[IMPORT_LOCK] !== undefined || importing !== '') {
         const failed = [image.properties[FAILED_IMPORT], importing].filter((s) => s).join(',');

@@ -361,6 +361,8 @@ describe('recovery', () => {
       ])
       .execute();
     const unstaged = await make('importing');
+    const resting = await make('queued');
+    assert.equal((await putData(h, token, resting, 'stage', randomBytes(10))).statusCode, 204);
     const locked = await make('active', {
       os_glance_import_task: 'dead-task',
       os_glance_importing_to_stores: 'fast',
@@ -376,6 +378,11 @@ describe('recovery', () => {
     assert.equal(retry.os_glance_failed_import, 'file');
     assert.equal(retry.os_glance_import_task, undefined);
     assert.equal((await show(h, token, unstaged)).status, 'queued');
+    assert.equal(
+      (await show(h, token, resting)).status,
+      'uploading',
+      'a finished stage waits for its import however long it takes',
+    );
     const copy = await show(h, token, locked);
     assert.equal(copy.status, 'active');
     assert.equal(copy.os_glance_import_task, undefined);
