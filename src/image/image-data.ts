@@ -14,7 +14,7 @@ import type { ImageConfig } from './config.ts';
 import { conflict, invalid } from './errors.ts';
 import type { ImageStatus } from './image-fields.ts';
 import { IMPORT_LOCK, type Image, type Images } from './images.ts';
-import type { ByteRange, GetResult, ImageStore } from './store/image-store.ts';
+import type { ByteRange, GetResult, ImageStore, PutResult } from './store/image-store.ts';
 import type { FilesystemStore } from './store/filesystem-store.ts';
 import { ImageDataNotFoundError } from './store/errors.ts';
 import { locationsOf, storeIdOf, type ImageLocation, type StoreSet } from './store/store-set.ts';
@@ -106,15 +106,9 @@ export class ImageData {
       location = stored.location;
       // The quota counts what arrived, for uploads that did not say their size up front.
       await this.#images.checkSizeQuota(image.owner, stored.size);
-      const virtual = await this.#virtualSize(stored.location, image.disk_format);
-      await this.#images.transition(image.id, ['saving'], 'active', {
-        size: stored.size,
-        virtual_size: virtual ?? (image.disk_format === 'raw' ? stored.size : null),
-        checksum: stored.checksum,
-        os_hash_algo: stored.osHashAlgo,
-        os_hash_value: stored.osHashValue,
-        locations: [{ url: stored.location, metadata: { store: storeId } }],
-      });
+      await this.#activate(image, 'saving', stored, [
+        { url: stored.location, metadata: { store: storeId } },
+      ]);
     } catch (err) {
       if (location !== undefined) await store.delete(location).catch(() => undefined);
       // Glance puts an image whose upload failed back to queued, so the upload can be retried.
@@ -224,7 +218,7 @@ export class ImageData {
     const added: ImageLocation[] = [];
     const failed: string[] = [];
     let pending = [...targets];
-    let stored: Awaited<ReturnType<ImageStore['put']>> | undefined;
+    let stored: PutResult | undefined;
     for (const id of targets) {
       try {
         if (source === undefined) throw new ImageDataNotFoundError();
@@ -265,15 +259,7 @@ export class ImageData {
     } else {
       try {
         if (method === 'glance-direct' && stored !== undefined) {
-          const virtual = await this.#virtualSize(stored.location, image.disk_format);
-          await this.#images.transition(image.id, ['importing'], 'active', {
-            size: stored.size,
-            virtual_size: virtual ?? (image.disk_format === 'raw' ? stored.size : null),
-            checksum: stored.checksum,
-            os_hash_algo: stored.osHashAlgo,
-            os_hash_value: stored.osHashValue,
-            locations: added,
-          });
+          await this.#activate(image, 'importing', stored, added);
           await this.#staging.delete(this.#staging.locationOf(image.id));
         } else {
           const current = await this.#images.find(image.id);
@@ -287,6 +273,25 @@ export class ImageData {
       }
     }
     await this.#images.setSystemProperties(image.id, { [IMPORT_LOCK]: null, [IMPORTING_TO]: '' });
+  }
+
+  /** `from` → active with what storing the data learnt (virtual size asked of qemu-img). */
+  async #activate(
+    image: Image,
+    from: ImageStatus,
+    stored: PutResult,
+    locations: ImageLocation[],
+  ): Promise<void> {
+    const virtual = await this.#virtualSize(stored.location, image.disk_format);
+    await this.#images.transition(image.id, [from], 'active', {
+      size: stored.size,
+      // Raw data is its own guest-visible size.
+      virtual_size: virtual ?? (image.disk_format === 'raw' ? stored.size : null),
+      checksum: stored.checksum,
+      os_hash_algo: stored.osHashAlgo,
+      os_hash_value: stored.osHashValue,
+      locations,
+    });
   }
 
   /** The first location whose store is configured, to read an image's data from. */

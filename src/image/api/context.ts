@@ -46,3 +46,19 @@ export function authorize(
 ): void {
   deps.policy.authorize(rule, target, request.auth.toPolicyCredentials());
 }
+
+/**
+ * The image `id` as the caller may see it, with `get_image` checked (a member of a shared image
+ * is its own target). @throws NotFoundError (404), ForbiddenError (403).
+ */
+export async function loadImage(
+  request: FastifyRequest,
+  deps: ApiDeps,
+  id: string,
+): Promise<Image> {
+  const viewer = viewerOf(request, deps);
+  const image = await deps.images.get(viewer, id);
+  const member = image.visibility === 'shared' ? viewer.projectId : undefined;
+  authorize(request, deps, 'get_image', imageTarget(image, member));
+  return image;
+}

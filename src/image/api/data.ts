@@ -12,7 +12,7 @@ import type { Readable } from 'node:stream';
 import { invalid } from '../errors.ts';
 import type { ImageStatus } from '../image-fields.ts';
 import type { Image } from '../images.ts';
-import { authorize, imageTarget, viewerOf, type ApiDeps } from './context.ts';
+import { authorize, imageTarget, loadImage, viewerOf, type ApiDeps } from './context.ts';
 
 const ImageParams = Type.Object({ image_id: Type.String({ minLength: 1, maxLength: 64 }) });
 
@@ -60,17 +60,9 @@ export function parseRange(
 }
 
 export function dataRoutes(app: App, deps: ApiDeps): void {
-  const { images, data } = deps;
-
-  const load = async (
-    request: FastifyRequest<{ Params: { image_id: string } }>,
-  ): Promise<Image> => {
-    const viewer = viewerOf(request, deps);
-    const image = await images.get(viewer, request.params.image_id);
-    const member = image.visibility === 'shared' ? viewer.projectId : undefined;
-    authorize(request, deps, 'get_image', imageTarget(image, member));
-    return image;
-  };
+  const { data } = deps;
+  const load = (request: FastifyRequest<{ Params: { image_id: string } }>): Promise<Image> =>
+    loadImage(request, deps, request.params.image_id);
 
   app.put(
     '/v2/images/:image_id/file',

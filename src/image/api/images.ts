@@ -13,7 +13,7 @@ import {
 } from '../image-fields.ts';
 import { listImages } from '../image-list.ts';
 import type { Image, NewImage } from '../images.ts';
-import { authorize, imageTarget, viewerOf, type ApiDeps } from './context.ts';
+import { authorize, imageTarget, loadImage, viewerOf, type ApiDeps } from './context.ts';
 import { applyPatch, parsePatch, PATCH_V20, PATCH_V21 } from './image-patch.ts';
 import { nextLink, parseListQuery } from './image-query.ts';
 import { imageView } from './views.ts';
@@ -100,13 +100,8 @@ export function imageRoutes(app: App, deps: ApiDeps): void {
     };
   });
 
-  const load = async (request: FastifyRequest, id: string): Promise<Image> => {
-    const viewer = viewerOf(request, deps);
-    const image = await images.get(viewer, id);
-    const member = image.visibility === 'shared' ? viewer.projectId : undefined;
-    authorize(request, deps, 'get_image', imageTarget(image, member));
-    return image;
-  };
+  const load = (request: FastifyRequest, id: string): Promise<Image> =>
+    loadImage(request, deps, id);
 
   app.get('/v2/images/:image_id', { schema: { params: ImageParams } }, async (request) =>
     imageView(await load(request, request.params.image_id), deps.stores),

@@ -2,7 +2,7 @@
 import type { App } from '../../common/http/app.ts';
 import { invalid } from '../errors.ts';
 import type { ImportMethod, ImportRequest } from '../image-data.ts';
-import { authorize, imageTarget, viewerOf, type ApiDeps } from './context.ts';
+import { authorize, imageTarget, loadImage, type ApiDeps } from './context.ts';
 import { storeHeader } from './data.ts';
 import { ImageParams } from './images.ts';
 
@@ -51,15 +51,12 @@ export function parseImportBody(
 }
 
 export function importRoutes(app: App, deps: ApiDeps): void {
-  const { images, data } = deps;
+  const { data } = deps;
   app.post(
     '/v2/images/:image_id/import',
     { schema: { params: ImageParams } },
     async (request, reply) => {
-      const viewer = viewerOf(request, deps);
-      const image = await images.get(viewer, request.params.image_id);
-      const member = image.visibility === 'shared' ? viewer.projectId : undefined;
-      authorize(request, deps, 'get_image', imageTarget(image, member));
+      const image = await loadImage(request, deps, request.params.image_id);
       const parsed = parseImportBody(request.body, data.importMethods(), storeHeader(request));
       // Copying someone's image is its own rule; importing data needs ownership.
       authorize(
