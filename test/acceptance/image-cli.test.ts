@@ -33,23 +33,31 @@ describe('openstack CLI: images', { timeout: 120_000 }, () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  /** `openstack image create NAME --file FILE` of raw/bare data, with `extra` options; the id. */
+  const createRaw = async (name: string, file: string, extra: string[] = []): Promise<string> =>
+    String(
+      (
+        await cloud.json<Row>([
+          'image',
+          'create',
+          '--file',
+          file,
+          '--disk-format',
+          'raw',
+          '--container-format',
+          'bare',
+          ...extra,
+          name,
+        ])
+      )['id'],
+    );
+
   it('image create --file, list, show, set, save with the same checksum, delete', async () => {
     const file = join(dir, 'disk.raw');
     const data = randomBytes(256 * 1024);
     writeFileSync(file, data);
-    const created = await cloud.json<Row>([
-      'image',
-      'create',
-      '--file',
-      file,
-      '--disk-format',
-      'raw',
-      '--container-format',
-      'bare',
-      'cli-image',
-    ]);
     // The CLI prints the image as POST answered it (queued); the upload follows.
-    const id = String(created['id']);
+    const id = await createRaw('cli-image', file);
     const uploaded = await cloud.json<Row>(['image', 'show', id]);
     assert.equal(uploaded['status'], 'active');
     assert.equal(uploaded['checksum'], createHash('md5').update(data).digest('hex'));
@@ -83,44 +91,17 @@ describe('openstack CLI: images', { timeout: 120_000 }, () => {
     const file = join(dir, 'import.raw');
     const data = randomBytes(64 * 1024);
     writeFileSync(file, data);
-    const created = await cloud.json<Row>([
-      'image',
-      'create',
-      '--import',
-      '--file',
-      file,
-      '--disk-format',
-      'raw',
-      '--container-format',
-      'bare',
-      'imported',
-    ]);
-    const image = await statusAfter(cloud, String(created['id']), ['uploading', 'importing']);
+    const id = await createRaw('imported', file, ['--import']);
+    const image = await statusAfter(cloud, id, ['uploading', 'importing']);
     assert.equal(image['status'], 'active');
     assert.equal(image['checksum'], createHash('md5').update(data).digest('hex'));
-    await cloud.ok(['image', 'delete', String(created['id'])]);
+    await cloud.ok(['image', 'delete', id]);
   });
 
   it('image list filters: name, tag, property, status, visibility, sort and limit', async () => {
     const file = join(dir, 'small.raw');
     writeFileSync(file, randomBytes(1024));
-    const make = async (name: string, extra: string[]) =>
-      String(
-        (
-          await cloud.json<Row>([
-            'image',
-            'create',
-            '--file',
-            file,
-            '--disk-format',
-            'raw',
-            '--container-format',
-            'bare',
-            ...extra,
-            name,
-          ])
-        )['id'],
-      );
+    const make = (name: string, extra: string[]) => createRaw(name, file, extra);
     const a = await make('flt-a', ['--tag', 'flt', '--property', 'os_distro=alpine', '--private']);
     const b = await make('flt-b', ['--tag', 'flt', '--property', 'os_distro=debian', '--public']);
     const names = async (args: string[]) =>
@@ -147,19 +128,7 @@ describe('openstack CLI: images', { timeout: 120_000 }, () => {
       other = cloud.userEnv({ username: 'img-user', password: 'img-pw', project: 'img-other' });
       const file = join(dir, 'private.raw');
       writeFileSync(file, data);
-      const created = await cloud.json<Row>([
-        'image',
-        'create',
-        '--file',
-        file,
-        '--disk-format',
-        'raw',
-        '--container-format',
-        'bare',
-        '--private',
-        'admins-only',
-      ]);
-      id = String(created['id']);
+      id = await createRaw('admins-only', file, ['--private']);
     });
 
     const listed = async (env: CliEnv, args: string[] = []) =>
