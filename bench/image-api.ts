@@ -155,23 +155,19 @@ async function main(): Promise<void> {
     const cp = median([0, 1, 2].map(() => timeCp(source, join(dir, 'copy.raw'), false)));
     const cpSync = median([0, 1, 2].map(() => timeCp(source, join(dir, 'copy.raw'), true)));
     const auth = { 'x-auth-token': target.token };
-    const createRes = await fetch(new URL('/v2/images', target.url), {
-      method: 'POST',
-      headers: { ...auth, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'bench', disk_format: 'raw', container_format: 'bare' }),
-    });
-    const { id } = (await createRes.json()) as { id: string };
+    const create = async (name: string): Promise<string> => {
+      const res = await fetch(new URL('/v2/images', target.url), {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ name, disk_format: 'raw', container_format: 'bare' }),
+      });
+      return ((await res.json()) as { id: string }).id;
+    };
+    const id = await create('bench');
     // A small upload first starts the hash threads: their one-time cost is reported apart
     // from what an upload itself needs.
     const rssCold = rssKiB(target.pid);
-    const warm = (await (
-      await fetch(new URL('/v2/images', target.url), {
-        method: 'POST',
-        headers: { ...auth, 'content-type': 'application/json' },
-        body: JSON.stringify({ name: 'warm-up', disk_format: 'raw', container_format: 'bare' }),
-      })
-    ).json()) as { id: string };
-    await fetch(new URL(`/v2/images/${warm.id}/file`, target.url), {
+    await fetch(new URL(`/v2/images/${await create('warm-up')}/file`, target.url), {
       method: 'PUT',
       headers: { ...auth, 'content-type': 'application/octet-stream' },
       body: new Uint8Array(4 * 1024 * 1024),

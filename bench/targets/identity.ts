@@ -3,7 +3,7 @@
  * temporary data directory, bcrypt cost from TSTACK_BENCH_BCRYPT_COST, default 12), bootstrapped.
  * Prints its URL once listening; removes its data directory when stopped.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfigWith } from '../../src/common/config/load.ts';
@@ -17,6 +17,7 @@ import {
   IDENTITY_MIGRATIONS,
   IdentityConfigSchema,
 } from '../../src/identity/service.ts';
+import { stopOnSignal } from './lifecycle.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ts-bench-identity-'));
 const config = loadConfigWith(withSections({ identity: IdentityConfigSchema }), {
@@ -49,14 +50,4 @@ await service.bootstrap({
   ],
 });
 process.stdout.write(`listening http://127.0.0.1:${port}/\n`);
-const stop = (): void =>
-  void (async () => {
-    await service.app.close();
-    await service.close();
-    await database.close();
-    await bus.close();
-    rmSync(dir, { recursive: true, force: true });
-    process.exit(0);
-  })();
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
+stopOnSignal(dir, [service.app, service, database, bus]);

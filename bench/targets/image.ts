@@ -4,7 +4,7 @@
  * tokens from a fake identity. Prints `token <t>` (admin of project `bench`), then its URL once
  * listening; removes its data directory when stopped.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TokenCache } from '../../src/common/auth/token-cache.ts';
@@ -21,6 +21,7 @@ import {
   IMAGE_MIGRATIONS,
   ImageConfigSchema,
 } from '../../src/image/service.ts';
+import { stopOnSignal } from './lifecycle.ts';
 
 const dir = mkdtempSync(join(process.env['TSTACK_BENCH_DIR'] ?? tmpdir(), 'ts-bench-image-'));
 const config = loadConfigWith(withSections({ image: ImageConfigSchema }), {
@@ -48,14 +49,4 @@ const token = identity.issueToken({
   roles: ['admin', 'member', 'reader'],
 });
 process.stdout.write(`token ${token}\ndata ${dir}\nlistening http://127.0.0.1:${port}/\n`);
-const stop = (): void =>
-  void (async () => {
-    await service.app.close();
-    await service.close();
-    await database.close();
-    await bus.close();
-    rmSync(dir, { recursive: true, force: true });
-    process.exit(0);
-  })();
-process.once('SIGTERM', stop);
-process.once('SIGINT', stop);
+stopOnSignal(dir, [service.app, service, database, bus]);
