@@ -97,7 +97,8 @@ async function startTarget(): Promise<{
   pid: number;
   url: string;
   token: string;
-  stop: () => void;
+  /** SIGTERM, resolved once the target has exited (and removed its own data). */
+  stop: () => Promise<void>;
 }> {
   const script = fileURLToPath(new URL('targets/image.ts', import.meta.url));
   const child = spawn(process.execPath, [script], {
@@ -122,8 +123,11 @@ async function startTarget(): Promise<{
     pid: child.pid ?? 0,
     url,
     token,
-    stop: () => {
-      if (child.exitCode === null) child.kill('SIGTERM');
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
     },
   };
 }
@@ -237,7 +241,7 @@ async function main(): Promise<void> {
     );
     if (values.json) console.log(JSON.stringify(figures));
   } finally {
-    target.stop();
+    await target.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
