@@ -79,15 +79,17 @@ export async function imageHarness(
       // Each call a second later, so created_at orders images deterministically.
       { now: () => new Date((clock += 1000)) },
     );
-  let service = await start();
-  await service.app.ready();
+  // Registered before the service starts, so a start-up failure a test expects leaks nothing.
+  let service: Awaited<ReturnType<typeof start>> | undefined;
   t.after(async () => {
-    await service.app.close();
-    await service.close();
+    await service?.app.close();
+    await service?.close();
     await database.close();
     await bus.close();
     rmSync(dir, { recursive: true, force: true });
   });
+  service = await start();
+  await service.app.ready();
   let app = service.app;
   const token: Harness['token'] = (project, roles = ['member', 'reader']) =>
     identity.issueToken({ project: { id: project, name: project }, roles });
@@ -118,8 +120,8 @@ export async function imageHarness(
     return res.body;
   };
   const restart: Harness['restart'] = async (advanceMs = 0) => {
-    await service.app.close();
-    await service.close();
+    await service?.app.close();
+    await service?.close();
     clock += advanceMs;
     service = await start();
     await service.app.ready();
