@@ -4,10 +4,12 @@ import { loadConfigWith, type LoadOptions, type ResolvedConfig } from '../common
 import { withSections } from '../common/config/schema.ts';
 import { IdentityConfigSchema } from '../identity/service.ts';
 import { ImageConfigSchema } from '../image/service.ts';
+import { PlacementConfigSchema } from '../placement/service.ts';
 
 export const TstackConfigSchema = withSections({
   identity: IdentityConfigSchema,
   image: ImageConfigSchema,
+  placement: PlacementConfigSchema,
 });
 
 export type TstackConfig = Static<typeof TstackConfigSchema> & ResolvedConfig;

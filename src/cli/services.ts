@@ -9,7 +9,7 @@ import { createImageService, IMAGE_MIGRATIONS } from '../image/service.ts';
 import { createNetworkService } from '../network/service.ts';
 import { createObjectService } from '../object/service.ts';
 import { createOrchestrationService } from '../orchestration/service.ts';
-import { createPlacementService } from '../placement/service.ts';
+import { createPlacementService, PLACEMENT_MIGRATIONS } from '../placement/service.ts';
 import { createTelemetryService } from '../telemetry/service.ts';
 import { createVolumeService } from '../volume/service.ts';
 
@@ -22,7 +22,10 @@ export function serviceDefinitions(
       migrations: IDENTITY_MIGRATIONS,
       create: (ctx) => createIdentityService(ctx, config.identity),
     },
-    placement: { migrations: [], create: createPlacementService },
+    placement: {
+      migrations: PLACEMENT_MIGRATIONS,
+      create: (ctx) => createPlacementService(ctx, config.placement),
+    },
     image: { migrations: IMAGE_MIGRATIONS, create: (ctx) => createImageService(ctx, config.image) },
     network: { migrations: [], create: createNetworkService },
     volume: { migrations: [], create: createVolumeService },
