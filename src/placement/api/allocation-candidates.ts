@@ -69,16 +69,17 @@ export function parseCandidateQuery(
   if (!atLeast(request, 25) && raw.get('')?.resources === undefined)
     throw badRequest("Invalid query string parameters: 'resources' is a required property");
 
-  const limitText = single(q, 'limit');
+  // A repeated limit takes the first, as upstream does.
+  const limitText = all(q, 'limit')[0];
   let limit: number | undefined;
   if (limitText !== undefined) {
     if (!/^[1-9][0-9]*$/.test(limitText))
       throw badRequest(
-        `Invalid query string parameters: '${limitText}' does not match '^[1-9][0-9]*$'`,
+        `Invalid query string parameters: Failed validating 'pattern' in schema: '${limitText}' does not match '^[1-9][0-9]*$'`,
       );
     limit = Number(limitText);
   }
-  const policy = single(q, 'group_policy');
+  const policy = all(q, 'group_policy')[0];
   if (policy !== undefined && policy !== 'none' && policy !== 'isolate')
     throw badRequest(
       `Invalid query string parameters: '${policy}' is not one of ['none', 'isolate']`,

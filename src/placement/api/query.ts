@@ -10,6 +10,11 @@ import { isUuid, normalUuid } from './context.ts';
 export function parseResources(value: string, key = 'resources'): Array<[string, number]> {
   const out: Array<[string, number]> = [];
   const seen = new Set<string>();
+  if (value === '')
+    throw badRequest(
+      `Badly formed ${key} parameter. Expected ${key} query string parameter in form: ?${key}=VCPU:2,MEMORY_MB:1024. Got: empty string.`,
+      CODES.badQueryValue,
+    );
   for (const item of value.split(',')) {
     const [name, amount, ...rest] = item.split(':');
     if (name === undefined || name === '' || amount === undefined || rest.length > 0)
