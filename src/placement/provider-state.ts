@@ -4,8 +4,8 @@
  * are computed without a query per provider.
  *
  * Freshness: every write bumps the `placement_state` version in its transaction (and the
- * generation of each provider it touches). A read first reads the version; when it moved, the
- * view re-reads the provider rows and reloads only providers whose generation changed. Reading the
+ * revision of each provider it touches). A read first reads the version; when it moved, the
+ * view re-reads the provider rows and reloads only providers whose revision changed. Reading the
  * version before the data means the view is never older than the version it records, so the next
  * read after any commit sees that commit, in this process or another one.
  */
@@ -31,6 +31,8 @@ export type ProviderNode = {
   readonly uuid: string;
   readonly name: string;
   readonly generation: number;
+  /** Changes with every write to the provider; the view reloads a provider when it moves. */
+  readonly revision: number;
   readonly parentId: number | null;
   readonly rootId: number;
   readonly createdAt: string;
@@ -140,6 +142,7 @@ export class ProviderState {
         'uuid',
         'name',
         'generation',
+        'revision',
         'parent_provider_id',
         'root_provider_id',
         'created_at',
@@ -156,6 +159,7 @@ export class ProviderState {
         uuid: row.uuid,
         name: row.name,
         generation: row.generation,
+        revision: row.revision,
         parentId: row.parent_provider_id,
         rootId: row.root_provider_id,
         createdAt: row.created_at,
@@ -165,7 +169,7 @@ export class ProviderState {
         aggregates: old?.aggregates ?? new Set(),
       };
       this.#nodes.set(row.id, node);
-      if (old?.generation !== row.generation) stale.push(node);
+      if (old?.revision !== row.revision) stale.push(node);
     }
     for (const id of [...this.#nodes.keys()]) if (!seen.has(id)) this.#nodes.delete(id);
     await this.#reload(stale, stale.length === rows.length);

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { DuplicateKeyError, toDbTimestamp } from '../common/db/portable.ts';
 import { CODES, badRequest, conflict, notFound, providerNotFound } from './errors.ts';
 import type { Db } from './provider-state.ts';
-import { bumpVersion, nextGeneration, write, type Trx } from './writes.ts';
+import { bumpVersion, nextGeneration, touchProvider, write, type Trx } from './writes.ts';
 
 export type ProviderRow = {
   id: number;
@@ -96,6 +96,7 @@ export class Providers {
             uuid,
             name: input.name,
             generation: 0,
+            revision: 0,
             parent_provider_id: parent?.id ?? null,
             root_provider_id: parent?.root_provider_id ?? 0,
             created_at: at,
@@ -215,7 +216,11 @@ export class Providers {
     const ids = await this.#subtree(trx, id);
     await trx
       .updateTable('resource_providers')
-      .set({ root_provider_id: rootId, generation: (eb) => eb('generation', '+', 1) })
+      .set({
+        root_provider_id: rootId,
+        generation: (eb) => eb('generation', '+', 1),
+        revision: (eb) => eb('revision', '+', 1),
+      })
       .where('id', 'in', ids)
       .where('id', '!=', id)
       .execute();
@@ -500,12 +505,10 @@ export class Providers {
     const unique = [...new Set(aggregates)];
     return write(this.#db, async (trx) => {
       const rp = await providerByUuid(trx, uuid);
-      const next = await nextGeneration(
-        trx,
-        rp,
-        generation ?? rp.generation,
-        generation !== undefined,
-      );
+      // Before 1.19 the caller names no generation and upstream leaves it alone.
+      let next = rp.generation;
+      if (generation !== undefined) next = await nextGeneration(trx, rp, generation, true);
+      else await touchProvider(trx, rp.id);
       const ids = await ensureAggregates(trx, unique);
       await trx
         .deleteFrom('resource_provider_aggregates')

@@ -28,7 +28,7 @@ export async function nextGeneration(
 ): Promise<number> {
   const result = await trx
     .updateTable('resource_providers')
-    .set({ generation: expected + 1 })
+    .set({ generation: expected + 1, revision: sql<number>`revision + 1` })
     .where('id', '=', provider.id)
     .where('generation', '=', expected)
     .executeTakeFirst();
@@ -37,6 +37,15 @@ export async function nextGeneration(
     throw new ConcurrentUpdate(`provider ${provider.uuid} changed during the write`);
   }
   return expected + 1;
+}
+
+/** Marks a change to provider `id` that leaves its generation alone. */
+export async function touchProvider(trx: Trx, id: number): Promise<void> {
+  await trx
+    .updateTable('resource_providers')
+    .set({ revision: sql<number>`revision + 1` })
+    .where('id', '=', id)
+    .execute();
 }
 
 /** Tells readers (in every process) that their view is stale. */

@@ -295,9 +295,13 @@ describe('placement: traits, aggregates and resource classes', () => {
     });
     assert.equal(old.status, 200, old.text);
     assert.deepEqual(old.body, { aggregates: [a] });
+    // Before 1.19 the generation stays as it was, as upstream leaves it.
     const gen = await generation(h, rp);
+    assert.equal(gen, 0);
+    const shown = await h.call('GET', `/resource_providers/${rp}/aggregates`, { version: '1.1' });
+    assert.deepEqual(shown.body, { aggregates: [a] });
     const stale = await h.call('PUT', `/resource_providers/${rp}/aggregates`, {
-      body: { aggregates: [a, b], resource_provider_generation: gen - 1 },
+      body: { aggregates: [a, b], resource_provider_generation: gen + 1 },
     });
     assert.equal(stale.status, 409);
     const now = await h.call('PUT', `/resource_providers/${rp}/aggregates`, {

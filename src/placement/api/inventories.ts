@@ -107,12 +107,10 @@ export function inventoryRoutes(app: App, deps: ApiDeps): void {
       atLeast(request, 26),
     );
     void reply.header('location', `/resource_providers/${rp.uuid}/inventories/${rc.name}`);
-    return reply
-      .status(201)
-      .send({
-        ...inventoryView({ ...inv, capacity: 0, used: 0 }),
-        resource_provider_generation: generation,
-      });
+    return reply.status(201).send({
+      ...inventoryView({ ...inv, capacity: 0, used: 0 }),
+      resource_provider_generation: generation,
+    });
   });
 
   app.put(base, { schema: { params: UuidParams } }, async (request) => {

@@ -43,7 +43,8 @@ export function traitRoutes(app: App, deps: ApiDeps): void {
           `Badly formatted name parameter. Expected name query string parameter in form: ?name=[in|startswith]:[name1,name2|prefix]. Got: "${name}"`,
         );
     }
-    const associated = single(query, 'associated');
+    // Upstream compares case-insensitively; osc-placement sends `True`.
+    const associated = single(query, 'associated')?.toLowerCase();
     if (associated !== undefined) {
       if (associated !== 'true' && associated !== 'false')
         throw badRequest(

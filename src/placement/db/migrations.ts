@@ -13,6 +13,7 @@ async function initial(db: Kysely<unknown>, dialect: DialectName): Promise<void>
     .addColumn('uuid', t.uuid, (c) => c.notNull().unique())
     .addColumn('name', t.name, (c) => c.notNull().unique())
     .addColumn('generation', t.integer, (c) => c.notNull())
+    .addColumn('revision', t.integer, (c) => c.notNull())
     .addColumn('parent_provider_id', t.integer)
     .addColumn('root_provider_id', t.integer, (c) => c.notNull())
     .addColumn('created_at', t.timestamp, (c) => c.notNull())

@@ -12,6 +12,11 @@ export type ResourceProviderRow = {
   name: string;
   /** Bumped by every change to the provider, its inventory, traits, aggregates or allocations. */
   generation: number;
+  /**
+   * Bumped with the generation, and also by changes that leave the generation alone (aggregates
+   * set before 1.19): what tells the read view a provider changed.
+   */
+  revision: number;
   parent_provider_id: number | null;
   root_provider_id: number;
   created_at: string;
@@ -34,7 +39,12 @@ export type InventoryRow = {
 /** Standard classes have the ids of their place in the os-resource-classes list; custom ≥ 10000. */
 export type ResourceClassRow = { id: number; name: string; created_at: string; updated_at: string };
 
-export type TraitRow = { id: Generated<number>; name: string; created_at: string; updated_at: string };
+export type TraitRow = {
+  id: Generated<number>;
+  name: string;
+  created_at: string;
+  updated_at: string;
+};
 
 export type ProviderTraitRow = { resource_provider_id: number; trait_id: number };
 
