@@ -316,26 +316,8 @@ export class Providers {
           .execute()
       ).map((r) => r.resource_class_id),
     );
-    for (const [rc, inv] of inventories) {
-      if (existing.has(rc.id))
-        await trx
-          .updateTable('inventories')
-          .set({ ...inv, updated_at: at })
-          .where('resource_provider_id', '=', rp.id)
-          .where('resource_class_id', '=', rc.id)
-          .execute();
-      else
-        await trx
-          .insertInto('inventories')
-          .values({
-            ...inv,
-            resource_provider_id: rp.id,
-            resource_class_id: rc.id,
-            created_at: at,
-            updated_at: at,
-          })
-          .execute();
-    }
+    for (const [rc, inv] of inventories)
+      await writeInventory(trx, rp.id, rc.id, inv, existing.has(rc.id), at);
     return next;
   }
 
@@ -379,24 +361,7 @@ export class Providers {
         );
       if (mode === 'update' && !found)
         throw badRequest(`No inventory record with resource class for resource provider ${uuid}`);
-      if (found)
-        await trx
-          .updateTable('inventories')
-          .set({ ...inv, updated_at: at })
-          .where('resource_provider_id', '=', rp.id)
-          .where('resource_class_id', '=', rc.id)
-          .execute();
-      else
-        await trx
-          .insertInto('inventories')
-          .values({
-            ...inv,
-            resource_provider_id: rp.id,
-            resource_class_id: rc.id,
-            created_at: at,
-            updated_at: at,
-          })
-          .execute();
+      await writeInventory(trx, rp.id, rc.id, inv, found !== undefined, at);
       await bumpVersion(trx);
       return next;
     });
@@ -523,6 +488,35 @@ export class Providers {
       return next;
     });
   }
+}
+
+/** Updates the (provider, class) inventory row, or inserts it when there is none yet. */
+async function writeInventory(
+  trx: Trx,
+  rpId: number,
+  rcId: number,
+  inv: InventoryInput,
+  exists: boolean,
+  at: string,
+): Promise<void> {
+  if (exists)
+    await trx
+      .updateTable('inventories')
+      .set({ ...inv, updated_at: at })
+      .where('resource_provider_id', '=', rpId)
+      .where('resource_class_id', '=', rcId)
+      .execute();
+  else
+    await trx
+      .insertInto('inventories')
+      .values({
+        ...inv,
+        resource_provider_id: rpId,
+        resource_class_id: rcId,
+        created_at: at,
+        updated_at: at,
+      })
+      .execute();
 }
 
 async function ensureAggregates(trx: Trx, uuids: readonly string[]): Promise<number[]> {
