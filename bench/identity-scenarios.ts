@@ -3,15 +3,22 @@
  * Each scenario returns the autocannon request options; `extra` figures (the bcrypt ceiling) are
  * measured here too so one run prints comparable numbers.
  */
+import type autocannon from 'autocannon';
 import bcrypt from 'bcrypt';
 import { availableParallelism } from 'node:os';
 
 export type Prepared = {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PUT';
   path: string;
   headers: Record<string, string>;
   body?: string;
   about: string;
+  /** Requests that vary (a fresh uuid in each path): autocannon's `setupRequest`, `onResponse`. */
+  requests?: autocannon.Request[];
+  /** Most requests one load may make (its duration bounds it too). */
+  maxRequests?: number;
+  /** Checks made after each load, returning figures to print. @throws when a check fails. */
+  after?: () => Promise<Record<string, number>>;
 };
 
 const PASSWORD_AUTH = JSON.stringify({
