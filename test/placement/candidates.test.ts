@@ -322,3 +322,18 @@ describe('placement: candidates follow usage', () => {
     assert.equal(await candidates(), 1);
   });
 });
+
+describe('placement: randomize_allocation_candidates', () => {
+  it('shuffles candidates before limit takes the first, so schedulers spread out', async (t) => {
+    const h = await placementHarness(t, { randomize: true });
+    for (let i = 0; i < 10; i++) await h.provider(`cn${i}`, { inventory: { VCPU: 4 } });
+    const picked = new Set<string>();
+    for (let i = 0; i < 30; i++) {
+      const r = await h.call('GET', '/allocation_candidates?resources=VCPU:1&limit=1');
+      assert.equal(r.body.allocation_requests.length, 1);
+      picked.add(Object.keys(r.body.allocation_requests[0].allocations)[0] ?? '');
+    }
+    // Without shuffling every call would return the same first provider.
+    assert.ok(picked.size > 1, `always ${[...picked].join()}`);
+  });
+});
