@@ -228,8 +228,8 @@ function treeRequests(
     if (byAnchor.size === 0) return new Map();
   }
   const out = new Map<number, AllocationRequest[]>();
+  const rcIds = [...group.resources.keys()].sort((a, b) => a - b);
   for (const [anchor, classes] of byAnchor ?? []) {
-    const rcIds = [...group.resources.keys()].sort((a, b) => a - b);
     const lists = rcIds.map((rc) => (classes.get(rc) ?? []).map((rp) => ({ rp, rc })));
     const found: AllocationRequest[] = [];
     for (const choice of product(lists)) {

@@ -28,9 +28,13 @@ const GROUP_KEYS = ['resources', 'required', 'member_of', 'in_tree'] as const;
 type GroupKey = (typeof GROUP_KEYS)[number];
 
 /** `resources`, `resources1`, `resources_X` (1.33) → [key, suffix]. */
+const groupKey = (suffix: string): RegExp => new RegExp(`^(${GROUP_KEYS.join('|')})(${suffix})?$`);
+/** Numbered suffixes, then (1.33) any of up to 64 letters, digits, `_` and `-`. */
+const NUMBERED_KEY = groupKey('[1-9][0-9]*');
+const NAMED_KEY = groupKey('[a-zA-Z0-9_-]{1,64}');
+
 function groupKeyOf(request: FastifyRequest, key: string): [GroupKey, string] | undefined {
-  const suffix = atLeast(request, 33) ? '[a-zA-Z0-9_-]{1,64}' : '[1-9][0-9]*';
-  const m = new RegExp(`^(${GROUP_KEYS.join('|')})(${suffix})?$`).exec(key);
+  const m = (atLeast(request, 33) ? NAMED_KEY : NUMBERED_KEY).exec(key);
   if (!m) return undefined;
   const name = m[1] as GroupKey;
   const s = m[2] ?? '';

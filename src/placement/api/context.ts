@@ -117,6 +117,8 @@ export function normalUuid(text: string): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
+const UUID = new RegExp(UUID_PATTERN);
+
 export function isUuid(text: string): boolean {
-  return new RegExp(UUID_PATTERN).test(text);
+  return UUID.test(text);
 }

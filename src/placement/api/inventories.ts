@@ -127,9 +127,9 @@ export function inventoryRoutes(app: App, deps: ApiDeps): void {
       inventories,
       atLeast(request, 26),
     );
-    const after = providerOf(await deps.state.current(), rp.uuid);
+    const after = await deps.state.current();
     return {
-      inventories: inventoriesView(await deps.state.current(), after),
+      inventories: inventoriesView(after, providerOf(after, rp.uuid)),
       resource_provider_generation: generation,
     };
   });
