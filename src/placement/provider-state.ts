@@ -133,6 +133,15 @@ export class ProviderState {
     }
   }
 
+  /**
+   * Resource class ids by name, as of now, without bringing the providers up to date: what a
+   * claim needs, which would otherwise pay for re-reading every provider after each write.
+   */
+  async classIds(): Promise<ReadonlyMap<string, number>> {
+    await this.#refreshVocabulary();
+    return this.#classIds;
+  }
+
   async #refresh(version: number): Promise<Snapshot> {
     await this.#refreshVocabulary();
     const rows = await this.#db

@@ -166,7 +166,7 @@ function parseGroup(
   if (text !== undefined)
     for (const [name, amount] of parseResources(text, `resources${suffix}`))
       resources.set(
-        classRef(snap, name, 'Invalid resource class in resources parameter').id,
+        classRef(snap.classIds, name, 'Invalid resource class in resources parameter').id,
         amount,
       );
   const requiredValues = atLeast(request, 39)

@@ -9,7 +9,6 @@ import type { FastifyRequest } from 'fastify';
 import type { App } from '../../common/http/app.ts';
 import type { ConsumerAllocations, ResourceAmount } from '../allocations.ts';
 import { badRequest } from '../errors.ts';
-import type { Snapshot } from '../provider-state.ts';
 import {
   atLeast,
   authorize,
@@ -88,14 +87,18 @@ export type ConsumerBody = {
   consumer_type?: string;
 };
 
-function amountsOf(snap: Snapshot, consumer: string, body: ConsumerBody): ResourceAmount[] {
+function amountsOf(
+  classIds: ReadonlyMap<string, number>,
+  consumer: string,
+  body: ConsumerBody,
+): ResourceAmount[] {
   const entries = Array.isArray(body.allocations)
     ? body.allocations.map((a) => [a.resource_provider.uuid, a.resources] as const)
     : Object.entries(body.allocations).map(([uuid, a]) => [uuid, a.resources] as const);
   const out: ResourceAmount[] = [];
   for (const [uuid, resources] of entries)
     for (const [name, amount] of Object.entries(resources)) {
-      const rc = classRef(snap, name, `Unable to allocate inventory for consumer ${consumer}`);
+      const rc = classRef(classIds, name, `Unable to allocate inventory for consumer ${consumer}`);
       out.push({ providerUuid: normalUuid(uuid), rcId: rc.id, rcName: rc.name, amount });
     }
   return out;
@@ -104,7 +107,7 @@ function amountsOf(snap: Snapshot, consumer: string, body: ConsumerBody): Resour
 /** One consumer's part of a body as the domain takes it. */
 export function toConsumerAllocations(
   request: FastifyRequest,
-  snap: Snapshot,
+  classIds: ReadonlyMap<string, number>,
   consumer: string,
   body: ConsumerBody,
 ): ConsumerAllocations {
@@ -115,7 +118,7 @@ export function toConsumerAllocations(
     userId: body.user_id ?? request.auth.userId,
     ...(atLeast(request, 28) ? { consumerGeneration: body.consumer_generation ?? null } : {}),
     ...(body.consumer_type !== undefined ? { consumerType: body.consumer_type } : {}),
-    allocations: amountsOf(snap, consumer, body),
+    allocations: amountsOf(classIds, consumer, body),
   };
 }
 
@@ -150,8 +153,8 @@ export function allocationRoutes(app: App, deps: ApiDeps): void {
     authorize(request, deps, 'allocations:update');
     const consumer = consumerUuidOf(request.params.consumer_uuid);
     const body = validate(validatorFor(request, false), request.body) as ConsumerBody;
-    const snap = await deps.state.current();
-    await deps.allocations.set([toConsumerAllocations(request, snap, consumer, body)]);
+    const classIds = await deps.state.classIds();
+    await deps.allocations.set([toConsumerAllocations(request, classIds, consumer, body)]);
     return reply.status(204).send();
   });
 
@@ -170,10 +173,10 @@ export function allocationRoutes(app: App, deps: ApiDeps): void {
         string,
         ConsumerBody
       >;
-      const snap = await deps.state.current();
+      const classIds = await deps.state.classIds();
       await deps.allocations.set(
         Object.entries(body).map(([consumer, part]) =>
-          toConsumerAllocations(request, snap, normalUuid(consumer), part),
+          toConsumerAllocations(request, classIds, normalUuid(consumer), part),
         ),
       );
       return reply.status(204).send();

@@ -67,8 +67,12 @@ export function unexpectedField(name: string): ReturnType<typeof badRequest> {
 }
 
 /** The resource class named `name`. @throws BadRequestError (400) when there is none. */
-export function classRef(snap: Snapshot, name: string, context: string): ClassRef {
-  const id = snap.classIds.get(name);
+export function classRef(
+  classIds: ReadonlyMap<string, number>,
+  name: string,
+  context: string,
+): ClassRef {
+  const id = classIds.get(name);
   if (id === undefined) throw badRequest(`${context}: No such resource class ${name}.`);
   return { id, name };
 }

@@ -78,7 +78,11 @@ export function withDefaults(f: Fields): InventoryInput {
 }
 
 function classFor(snap: Snapshot, uuid: string, name: string): ClassRef {
-  return classRef(snap, name, `Unknown resource class in inventory for resource provider ${uuid}`);
+  return classRef(
+    snap.classIds,
+    name,
+    `Unknown resource class in inventory for resource provider ${uuid}`,
+  );
 }
 
 export function inventoryRoutes(app: App, deps: ApiDeps): void {

@@ -80,7 +80,7 @@ export function reshaperRoutes(app: App, deps: ApiDeps): void {
       for (const [name, f] of Object.entries(entry.inventories))
         inventories.set(
           classRef(
-            snap,
+            snap.classIds,
             name,
             `Unknown resource class in inventory for resource provider ${rp.uuid}`,
           ),
@@ -90,7 +90,7 @@ export function reshaperRoutes(app: App, deps: ApiDeps): void {
       moves.push({ uuid: rp.uuid, generation: entry.resource_provider_generation, inventories });
     }
     const consumers = Object.entries(body.allocations).map(([consumer, part]) =>
-      toConsumerAllocations(request, snap, normalUuid(consumer), part),
+      toConsumerAllocations(request, snap.classIds, normalUuid(consumer), part),
     );
     await deps.allocations.set(consumers, async (trx) => {
       for (const m of moves)

@@ -162,7 +162,10 @@ function listFilter(request: FastifyRequest, snap: Snapshot): (rp: ProviderNode)
   if (resources !== undefined) {
     const wanted = parseResources(resources).map(
       ([rc, amount]) =>
-        [classRef(snap, rc, 'Invalid resource class in resources parameter').id, amount] as const,
+        [
+          classRef(snap.classIds, rc, 'Invalid resource class in resources parameter').id,
+          amount,
+        ] as const,
     );
     tests.push((rp) => wanted.every(([rc, amount]) => fits(rp.inventories.get(rc), amount)));
   }
