@@ -7,20 +7,18 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TokenCache } from '../../src/common/auth/token-cache.ts';
-import { useTokenAuth } from '../../src/common/auth/token-auth.ts';
 import { loadConfigWith } from '../../src/common/config/load.ts';
 import { withSections } from '../../src/common/config/schema.ts';
 import { openDatabase } from '../../src/common/db/database.ts';
 import { migrate } from '../../src/common/db/migrate.ts';
 import { createLogger } from '../../src/common/logging.ts';
 import { InMemoryBus } from '../../src/common/messaging/in-memory-bus.ts';
-import { FakeIdentityClient } from '../../src/identity/fake-identity-client.ts';
 import {
   createImageService,
   IMAGE_MIGRATIONS,
   ImageConfigSchema,
 } from '../../src/image/service.ts';
+import { benchAuth } from './fake-auth.ts';
 import { stopOnSignal } from './lifecycle.ts';
 
 const dir = mkdtempSync(join(process.env['TSTACK_BENCH_DIR'] ?? tmpdir(), 'ts-bench-image-'));
@@ -32,14 +30,7 @@ const database = await openDatabase<unknown>(`sqlite:///${join(dir, 'image.db')}
 await migrate(database, 'image', IMAGE_MIGRATIONS);
 const bus = new InMemoryBus();
 const logger = createLogger({ level: 'info', destination: '/dev/null' });
-const identity = new FakeIdentityClient();
-// Validated tokens are cached as `tstack up` caches them (the fake answers in-process anyway).
-const cache = new TokenCache({ ttlMs: 5000, negativeTtlMs: 0 });
-const auth = {
-  protect: (scope: Parameters<typeof useTokenAuth>[0]) =>
-    useTokenAuth(scope, { client: identity, cache, wwwAuthenticateUri: 'http://127.0.0.1/v3' }),
-  serviceToken: () => identity.serviceToken(),
-};
+const { auth, identity } = benchAuth();
 const service = await createImageService({ config, logger, database, bus, auth }, config.image);
 await service.app.listen({ host: '127.0.0.1', port: 0 });
 const address = service.app.server.address();

@@ -9,15 +9,12 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TokenCache } from '../../src/common/auth/token-cache.ts';
-import { useTokenAuth } from '../../src/common/auth/token-auth.ts';
 import { loadConfigWith } from '../../src/common/config/load.ts';
 import { withSections } from '../../src/common/config/schema.ts';
 import { openDatabase } from '../../src/common/db/database.ts';
 import { migrate } from '../../src/common/db/migrate.ts';
 import { createLogger } from '../../src/common/logging.ts';
 import { InMemoryBus } from '../../src/common/messaging/in-memory-bus.ts';
-import { FakeIdentityClient } from '../../src/identity/fake-identity-client.ts';
 import { ProviderState, type Db } from '../../src/placement/provider-state.ts';
 import {
   INVENTORY_DEFAULTS,
@@ -30,6 +27,7 @@ import {
   PLACEMENT_MIGRATIONS,
   PlacementConfigSchema,
 } from '../../src/placement/service.ts';
+import { benchAuth } from './fake-auth.ts';
 import { stopOnSignal } from './lifecycle.ts';
 
 const PROVIDERS = Math.min(
@@ -51,13 +49,7 @@ const database = await openDatabase<unknown>(`sqlite:///${join(dir, 'placement.d
 await migrate(database, 'placement', PLACEMENT_MIGRATIONS);
 const bus = new InMemoryBus();
 const logger = createLogger({ level: 'info', destination: '/dev/null' });
-const identity = new FakeIdentityClient();
-const cache = new TokenCache({ ttlMs: 5000, negativeTtlMs: 0 });
-const auth = {
-  protect: (scope: Parameters<typeof useTokenAuth>[0]) =>
-    useTokenAuth(scope, { client: identity, cache, wwwAuthenticateUri: 'http://127.0.0.1/v3' }),
-  serviceToken: () => identity.serviceToken(),
-};
+const { auth, identity } = benchAuth();
 // The service first: it adds the standard resource classes and traits the seed refers to.
 const service = await createPlacementService(
   { config, logger, database, bus, auth },
