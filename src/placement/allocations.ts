@@ -12,7 +12,7 @@ import { CODES, badRequest, conflict, notFound } from './errors.ts';
 import type { Db } from './provider-state.ts';
 import { capacityOf } from './provider-state.ts';
 import { providerByUuid } from './providers.ts';
-import { ConcurrentUpdate, bumpVersion, nextGeneration, write, type Trx } from './writes.ts';
+import { ConcurrentUpdate, nextGeneration, write, type Trx } from './writes.ts';
 
 export type ResourceAmount = {
   readonly providerUuid: string;
@@ -127,7 +127,6 @@ export class Allocations {
           .execute();
       }
       for (const p of touched.values()) await nextGeneration(trx, p, p.generation, false);
-      await bumpVersion(trx);
     });
   }
 
@@ -168,26 +167,38 @@ export class Allocations {
         else totals.set(key, { rp, rcId: a.rcId, rcName: a.rcName, amount: a.amount });
       }
     }
-    for (const t of totals.values()) {
-      const inv = await trx
-        .selectFrom('inventories')
-        .selectAll()
-        .where('resource_provider_id', '=', t.rp.id)
-        .where('resource_class_id', '=', t.rcId)
-        .executeTakeFirst();
+    // Inventory and usage of every provider named, in two queries whatever their number.
+    const ids = [...new Set([...totals.values()].map((t) => t.rp.id))];
+    const inventories = await trx
+      .selectFrom('inventories')
+      .selectAll()
+      .where('resource_provider_id', 'in', ids)
+      .execute();
+    const usages = await trx
+      .selectFrom('allocations')
+      .select((eb) => [
+        'resource_provider_id',
+        'resource_class_id',
+        eb.fn.sum<number>('used').as('used'),
+      ])
+      .where('resource_provider_id', 'in', ids)
+      .groupBy(['resource_provider_id', 'resource_class_id'])
+      .execute();
+    const inventoryOf = new Map(
+      inventories.map((inv) => [`${inv.resource_provider_id}:${inv.resource_class_id}`, inv]),
+    );
+    const usedOf = new Map(
+      usages.map((u) => [`${u.resource_provider_id}:${u.resource_class_id}`, Number(u.used)]),
+    );
+    for (const [key, t] of totals) {
+      const inv = inventoryOf.get(key);
       const where = `'${t.rcName}' on resource provider '${t.rp.uuid}'`;
       if (!inv) throw conflict(`Unable to allocate inventory: Inventory for ${where} invalid.`);
       if (t.amount < inv.min_unit || t.amount > inv.max_unit || t.amount % inv.step_size !== 0)
         throw badRequest(
           `Unable to allocate inventory: Unable to create allocation for ${where}. The requested amount would violate inventory constraints.`,
         );
-      const usage = await trx
-        .selectFrom('allocations')
-        .select((eb) => eb.fn.sum<number>('used').as('used'))
-        .where('resource_provider_id', '=', t.rp.id)
-        .where('resource_class_id', '=', t.rcId)
-        .executeTakeFirst();
-      const used = Number(usage?.used ?? 0);
+      const used = usedOf.get(key) ?? 0;
       if (used + t.amount > capacityOf(inv.total, inv.reserved, Number(inv.allocation_ratio)))
         throw conflict(
           `Unable to allocate inventory: Unable to create allocation for ${where}. The requested amount would exceed the capacity.`,

@@ -64,29 +64,27 @@ export type Candidates = {
   readonly summaries: readonly ProviderNode[];
 };
 
-const NONE: Candidates = { requests: [], summaries: [] };
-
 export function allocationCandidates(snap: Snapshot, query: CandidateQuery): Candidates {
   const anchorOk = anchorFilter(snap, query);
-  const sharing = sharingProviders(snap);
-  const perGroup: Map<number, AllocationRequest[]>[] = [];
-  for (const group of query.groups) {
-    const found =
-      group.suffix === ''
-        ? treeRequests(snap, group, sharing, anchorOk)
-        : singleProviderRequests(snap, group, sharing, anchorOk);
-    if (found.size === 0) return NONE;
-    perGroup.push(found);
-  }
+  const index = indexOf(snap);
   const numbered = query.groups.filter((g) => g.suffix !== '').length;
   const seen = new Set<string>();
   const results: AllocationRequest[] = [];
+  // Anchors are visited in id order and each is worked out on its own, so a `limit` (when the
+  // answer is not shuffled) stops the work after the first anchors instead of after all of them.
   const limit = query.randomize === true ? undefined : query.limit;
-  const first = perGroup[0] ?? new Map<number, AllocationRequest[]>();
-  outer: for (const anchor of [...first.keys()].sort((a, b) => a - b)) {
-    const lists = perGroup.map((m) => m.get(anchor));
-    if (lists.some((l) => l === undefined)) continue;
-    for (const combo of product(lists as AllocationRequest[][])) {
+  anchors: for (const anchor of index.roots) {
+    if (!anchorOk(anchor)) continue;
+    const lists: AllocationRequest[][] = [];
+    for (const group of query.groups) {
+      const found =
+        group.suffix === ''
+          ? treeRequests(snap, index, group, anchor)
+          : singleProviderRequests(snap, index, group, anchor);
+      if (found.length === 0) continue anchors;
+      lists.push(found);
+    }
+    for (const combo of product(lists)) {
       if (query.groupPolicy === 'isolate' && !isolated(combo, numbered)) continue;
       if (!sameSubtree(snap, combo, query.sameSubtrees ?? [])) continue;
       const merged = consolidate(anchor, combo);
@@ -96,7 +94,7 @@ export function allocationCandidates(snap: Snapshot, query: CandidateQuery): Can
       if (seen.has(key)) continue;
       seen.add(key);
       results.push(merged);
-      if (limit !== undefined && results.length >= limit) break outer;
+      if (limit !== undefined && results.length >= limit) break anchors;
     }
   }
   let requests = results;
@@ -121,25 +119,54 @@ function anchorFilter(snap: Snapshot, query: CandidateQuery): (rootId: number) =
   };
 }
 
-type Sharing = { readonly anchors: ReadonlyMap<number, readonly number[]> };
+type AnchorIndex = {
+  /** Root ids in id order: every anchor a request can have. */
+  readonly roots: readonly number[];
+  /**
+   * Per anchor, the providers a request anchored there may use, in id order: the tree's own,
+   * then (merged by id) sharing providers of other trees that share an aggregate with it.
+   */
+  readonly members: (anchor: number) => readonly ProviderNode[];
+};
 
-/** Each sharing provider with the roots it anchors to (trees sharing an aggregate with it). */
-function sharingProviders(snap: Snapshot): Sharing {
-  const anchors = new Map<number, number[]>();
+/** Worked out once per snapshot: snapshots are immutable, and many requests read each one. */
+const indexes = new WeakMap<Snapshot, AnchorIndex>();
+
+function indexOf(snap: Snapshot): AnchorIndex {
+  let index = indexes.get(snap);
+  if (!index) indexes.set(snap, (index = buildIndex(snap)));
+  return index;
+}
+
+function buildIndex(snap: Snapshot): AnchorIndex {
+  const roots = [...snap.trees.keys()].sort((a, b) => a - b);
+  const sharedTo = new Map<number, ProviderNode[]>();
   const trait = snap.traitIds.get(SHARING_TRAIT);
-  if (trait === undefined) return { anchors };
-  for (const rp of snap.providers.values()) {
-    if (!rp.traits.has(trait)) continue;
-    const roots = new Set<number>();
-    for (const agg of rp.aggregates)
-      for (const member of snap.aggregateMembers.get(agg) ?? [])
-        roots.add(snap.providers.get(member)?.rootId ?? member);
-    anchors.set(
-      rp.id,
-      [...roots].sort((a, b) => a - b),
-    );
+  if (trait !== undefined) {
+    for (const rp of snap.providers.values()) {
+      if (!rp.traits.has(trait)) continue;
+      const anchors = new Set<number>();
+      for (const agg of rp.aggregates)
+        for (const member of snap.aggregateMembers.get(agg) ?? [])
+          anchors.add(snap.providers.get(member)?.rootId ?? member);
+      anchors.delete(rp.rootId);
+      for (const anchor of anchors) {
+        let list = sharedTo.get(anchor);
+        if (!list) sharedTo.set(anchor, (list = []));
+        list.push(rp);
+      }
+    }
   }
-  return { anchors };
+  const merged = new Map<number, readonly ProviderNode[]>();
+  const members = (anchor: number): readonly ProviderNode[] => {
+    const tree = snap.trees.get(anchor) ?? [];
+    const shared = sharedTo.get(anchor);
+    if (!shared) return tree;
+    let all = merged.get(anchor);
+    if (!all) merged.set(anchor, (all = [...tree, ...shared].sort((a, b) => a.id - b.id)));
+    return all;
+  };
+  return { roots, members };
 }
 
 function hasAll(have: ReadonlySet<number>, sets: readonly ReadonlySet<number>[]): boolean {
@@ -160,117 +187,87 @@ function hasAny(have: ReadonlySet<number>, bad: ReadonlySet<number>): boolean {
   return false;
 }
 
-function inAggregates(snap: Snapshot, id: number, memberOf: RequestGroup['memberOf']): boolean {
-  return hasAll(snap.providers.get(id)?.aggregates ?? new Set(), memberOf);
+const NO_AGGREGATES: ReadonlySet<number> = new Set();
+
+function aggregatesOf(snap: Snapshot, id: number): ReadonlySet<number> {
+  return snap.providers.get(id)?.aggregates ?? NO_AGGREGATES;
 }
 
-function inForbidden(snap: Snapshot, id: number, bad: ReadonlySet<number>): boolean {
-  return hasAny(snap.providers.get(id)?.aggregates ?? new Set(), bad);
+/**
+ * Whether `rp` may serve `group` for a request anchored at `anchor` as far as `in_tree` and
+ * aggregates go. A provider of the anchor's tree passes `member_of` when it or the root is a
+ * member; a sharing provider from another tree must be a member itself.
+ */
+function placeable(snap: Snapshot, group: RequestGroup, rp: ProviderNode, anchor: number): boolean {
+  if (group.inTree === null) return false;
+  if (group.inTree !== undefined && rp.rootId !== group.inTree) return false;
+  const own = rp.rootId === anchor;
+  if (group.memberOf.length > 0) {
+    if (!hasAll(rp.aggregates, group.memberOf)) {
+      if (!own || !hasAll(aggregatesOf(snap, anchor), group.memberOf)) return false;
+    }
+  }
+  if (group.forbiddenAggregates.size > 0) {
+    if (hasAny(rp.aggregates, group.forbiddenAggregates)) return false;
+    if (hasAny(aggregatesOf(snap, anchor), group.forbiddenAggregates)) return false;
+  }
+  return true;
 }
 
-function providersOf(snap: Snapshot, group: RequestGroup): Iterable<ProviderNode> {
-  if (group.inTree === undefined) return snap.providers.values();
-  if (group.inTree === null) return [];
-  return snap.trees.get(group.inTree) ?? [];
-}
-
-/** The unnumbered group: per anchor, every way its providers (and sharing ones) can serve it. */
+/** The unnumbered group under one anchor: every way its providers can serve it together. */
 function treeRequests(
   snap: Snapshot,
+  index: AnchorIndex,
   group: RequestGroup,
-  sharing: Sharing,
-  anchorOk: (rootId: number) => boolean,
-): Map<number, AllocationRequest[]> {
-  // anchor → class → providers, built class by class and narrowed to anchors having them all.
-  let byAnchor: Map<number, Map<number, ProviderNode[]>> | undefined;
-  const candidates = [...providersOf(snap, group)];
-  for (const [rcId, amount] of group.resources) {
-    const here = new Map<number, Map<number, ProviderNode[]>>();
-    const add = (rp: ProviderNode, anchor: number): void => {
-      if (byAnchor && !byAnchor.has(anchor)) return;
-      if (!anchorOk(anchor)) return;
-      if (group.memberOf.length > 0) {
-        if (
-          !inAggregates(snap, rp.id, group.memberOf) &&
-          !inAggregates(snap, anchor, group.memberOf)
-        )
-          return;
-      }
-      if (group.forbiddenAggregates.size > 0) {
-        if (
-          inForbidden(snap, rp.id, group.forbiddenAggregates) ||
-          inForbidden(snap, anchor, group.forbiddenAggregates)
-        )
-          return;
-      }
-      let classes = here.get(anchor);
-      if (!classes) here.set(anchor, (classes = new Map<number, ProviderNode[]>()));
-      let list = classes.get(rcId);
-      if (!list) classes.set(rcId, (list = []));
-      if (!list.includes(rp)) list.push(rp);
-    };
-    for (const rp of candidates) {
-      if (!fits(rp.inventories.get(rcId), amount)) continue;
-      add(rp, rp.rootId);
-      if (group.inTree !== undefined) continue;
-      const anchors = sharing.anchors.get(rp.id);
-      if (!anchors) continue;
-      if (group.memberOf.length > 0 && !inAggregates(snap, rp.id, group.memberOf)) continue;
-      for (const anchor of anchors) add(rp, anchor);
-    }
-    if (byAnchor) {
-      for (const [anchor, classes] of byAnchor) {
-        const more = here.get(anchor);
-        if (!more) byAnchor.delete(anchor);
-        else for (const [rc, list] of more) classes.set(rc, list);
-      }
-    } else byAnchor = here;
-    if (byAnchor.size === 0) return new Map();
-  }
-  const out = new Map<number, AllocationRequest[]>();
+  anchor: number,
+): AllocationRequest[] {
+  if (group.inTree !== undefined && group.inTree !== anchor) return [];
+  const members = index.members(anchor);
   const rcIds = [...group.resources.keys()].sort((a, b) => a - b);
-  for (const [anchor, classes] of byAnchor ?? []) {
-    const lists = rcIds.map((rc) => (classes.get(rc) ?? []).map((rp) => ({ rp, rc })));
-    const found: AllocationRequest[] = [];
-    for (const choice of product(lists)) {
-      const used = new Set(choice.map((c) => c.rp));
-      const traits = new Set<number>();
-      let bad = false;
-      for (const rp of used) {
-        if (hasAny(rp.traits, group.forbidden)) bad = true;
-        for (const t of rp.traits) traits.add(t);
-      }
-      if (bad || !hasAll(traits, group.required)) continue;
-      found.push({
-        anchor,
-        parts: choice.map((c) => ({
-          rp: c.rp,
-          rcId: c.rc,
-          amount: group.resources.get(c.rc) ?? 0,
-        })),
-        mappings: new Map([[group.suffix, new Set([...used].map((rp) => rp.uuid))]]),
-        sameProvider: false,
-      });
-    }
-    if (found.length > 0) out.set(anchor, found);
+  const lists: { rp: ProviderNode; rc: number }[][] = [];
+  for (const rc of rcIds) {
+    const amount = group.resources.get(rc) ?? 0;
+    const list: { rp: ProviderNode; rc: number }[] = [];
+    for (const rp of members)
+      if (fits(rp.inventories.get(rc), amount) && placeable(snap, group, rp, anchor))
+        list.push({ rp, rc });
+    if (list.length === 0) return [];
+    lists.push(list);
   }
-  return out;
+  const found: AllocationRequest[] = [];
+  for (const choice of product(lists)) {
+    const used = new Set(choice.map((c) => c.rp));
+    const traits = new Set<number>();
+    let bad = false;
+    for (const rp of used) {
+      if (hasAny(rp.traits, group.forbidden)) bad = true;
+      for (const t of rp.traits) traits.add(t);
+    }
+    if (bad || !hasAll(traits, group.required)) continue;
+    found.push({
+      anchor,
+      parts: choice.map((c) => ({
+        rp: c.rp,
+        rcId: c.rc,
+        amount: group.resources.get(c.rc) ?? 0,
+      })),
+      mappings: new Map([[group.suffix, new Set([...used].map((rp) => rp.uuid))]]),
+      sameProvider: false,
+    });
+  }
+  return found;
 }
 
-/** A numbered group: each provider that alone satisfies it, under each anchor it can serve. */
+/** A numbered group under one anchor: each provider that alone satisfies it. */
 function singleProviderRequests(
   snap: Snapshot,
+  index: AnchorIndex,
   group: RequestGroup,
-  sharing: Sharing,
-  anchorOk: (rootId: number) => boolean,
-): Map<number, AllocationRequest[]> {
-  const out = new Map<number, AllocationRequest[]>();
-  const push = (anchor: number, request: AllocationRequest): void => {
-    let list = out.get(anchor);
-    if (!list) out.set(anchor, (list = []));
-    list.push(request);
-  };
-  for (const rp of providersOf(snap, group)) {
+  anchor: number,
+): AllocationRequest[] {
+  const out: AllocationRequest[] = [];
+  for (const rp of index.members(anchor)) {
+    if (group.inTree !== undefined && rp.rootId !== group.inTree) continue;
     if (!hasAll(rp.traits, group.required) || hasAny(rp.traits, group.forbidden)) continue;
     if (!hasAll(rp.aggregates, group.memberOf) || hasAny(rp.aggregates, group.forbiddenAggregates))
       continue;
@@ -281,17 +278,12 @@ function singleProviderRequests(
         break;
       }
     if (!ok) continue;
-    const make = (anchor: number): AllocationRequest => ({
+    out.push({
       anchor,
       parts: [...group.resources].map(([rcId, amount]) => ({ rp, rcId, amount })),
       mappings: new Map([[group.suffix, new Set([rp.uuid])]]),
       sameProvider: true,
     });
-    if (anchorOk(rp.rootId)) push(rp.rootId, make(rp.rootId));
-    for (const anchor of sharing.anchors.get(rp.id) ?? []) {
-      if (anchor === rp.rootId || !anchorOk(anchor)) continue;
-      push(anchor, make(anchor));
-    }
   }
   return out;
 }

@@ -3,13 +3,14 @@
  * memory and brought up to date before each read, so allocation candidates and provider listings
  * are computed without a query per provider.
  *
- * Freshness: every write bumps the `placement_state` version in its transaction (and the
- * revision of each provider it touches). A read first reads the version; when it moved, the
- * view re-reads the provider rows and reloads only providers whose revision changed. Reading the
- * version before the data means the view is never older than the version it records, so the next
- * read after any commit sees that commit, in this process or another one.
+ * Freshness: every write bumps the `placement_state` version in its transaction and stamps each
+ * provider it changed with the new version (see `writes.ts`). A read first reads the version;
+ * when it moved, the view reloads only the providers stamped after the version it holds, and
+ * drops deleted ones. Reading the version before the data means the view is never older than
+ * the version it records, so the next read after any commit sees that commit, in this process or
+ * another one.
  */
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { PlacementDatabase } from './db/schema.ts';
 
 export type Db = Kysely<PlacementDatabase>;
@@ -31,8 +32,6 @@ export type ProviderNode = {
   readonly uuid: string;
   readonly name: string;
   readonly generation: number;
-  /** Changes with every write to the provider; the view reloads a provider when it moves. */
-  readonly revision: number;
   readonly parentId: number | null;
   readonly rootId: number;
   readonly createdAt: string;
@@ -45,6 +44,7 @@ export type ProviderNode = {
 
 export type Snapshot = {
   readonly version: number;
+  /** In id order. */
   readonly providers: ReadonlyMap<number, ProviderNode>;
   readonly byUuid: ReadonlyMap<string, ProviderNode>;
   /** Providers of each tree, by root id, in id order (the root first). */
@@ -144,6 +144,7 @@ export class ProviderState {
 
   async #refresh(version: number): Promise<Snapshot> {
     await this.#refreshVocabulary();
+    const since = this.#snapshot?.version;
     const rows = await this.#db
       .selectFrom('resource_providers')
       .select([
@@ -151,24 +152,22 @@ export class ProviderState {
         'uuid',
         'name',
         'generation',
-        'revision',
+        'changed_version',
         'parent_provider_id',
         'root_provider_id',
         'created_at',
         'updated_at',
       ])
+      .$if(since !== undefined, (q) => q.where('changed_version', '>', since ?? 0))
       .execute();
-    const seen = new Set<number>();
     const stale: MutableNode[] = [];
     for (const row of rows) {
-      seen.add(row.id);
       const old = this.#nodes.get(row.id);
       const node: MutableNode = {
         id: row.id,
         uuid: row.uuid,
         name: row.name,
         generation: row.generation,
-        revision: row.revision,
         parentId: row.parent_provider_id,
         rootId: row.root_provider_id,
         createdAt: row.created_at,
@@ -178,35 +177,40 @@ export class ProviderState {
         aggregates: old?.aggregates ?? new Set(),
       };
       this.#nodes.set(row.id, node);
-      if (old?.revision !== row.revision) stale.push(node);
+      stale.push(node);
     }
-    for (const id of [...this.#nodes.keys()]) if (!seen.has(id)) this.#nodes.delete(id);
-    await this.#reload(stale, stale.length === rows.length);
+    if (since !== undefined) await this.#dropDeleted();
+    await this.#reload(stale, since === undefined);
     this.#snapshot = this.#index(version);
     return this.#snapshot;
   }
 
+  /** Deletions leave no stamp: a count that disagrees with the view says some happened. */
+  async #dropDeleted(): Promise<void> {
+    const { n } = await this.#db
+      .selectFrom('resource_providers')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
+    if (Number(n) === this.#nodes.size) return;
+    const ids = new Set(
+      (await this.#db.selectFrom('resource_providers').select('id').execute()).map((r) => r.id),
+    );
+    for (const id of [...this.#nodes.keys()]) if (!ids.has(id)) this.#nodes.delete(id);
+  }
+
   /** Resource classes, traits and aggregates: small tables, re-read only when they changed. */
   async #refreshVocabulary(): Promise<void> {
-    const [classes, traits, aggregates] = await Promise.all([
-      this.#db
-        .selectFrom('resource_classes')
-        .select((eb) => [
-          eb.fn.countAll<number>().as('n'),
-          eb.fn.max('id').as('top'),
-          eb.fn.max('updated_at').as('changed'),
-        ])
-        .executeTakeFirstOrThrow(),
-      this.#db
-        .selectFrom('traits')
-        .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.max('id').as('top')])
-        .executeTakeFirstOrThrow(),
-      this.#db
-        .selectFrom('placement_aggregates')
-        .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.max('id').as('top')])
-        .executeTakeFirstOrThrow(),
-    ]);
-    const key = JSON.stringify([classes, traits, aggregates]);
+    // One round trip: this runs before every claim.
+    const { rows } = await sql<Record<string, unknown>>`
+      select
+        (select count(*) from resource_classes) as classes,
+        (select max(id) from resource_classes) as class_top,
+        (select max(updated_at) from resource_classes) as class_changed,
+        (select count(*) from traits) as traits,
+        (select max(id) from traits) as trait_top,
+        (select count(*) from placement_aggregates) as aggregates,
+        (select max(id) from placement_aggregates) as aggregate_top`.execute(this.#db);
+    const key = JSON.stringify(Object.values(rows[0] ?? {}).map(String));
     if (key === this.#vocabularyKey) return;
     const [classRows, traitRows, aggregateRows] = await Promise.all([
       this.#db.selectFrom('resource_classes').select(['id', 'name']).execute(),
@@ -300,8 +304,9 @@ export class ProviderState {
     }
     return {
       version,
-      // A copy: a later refresh must not change the view a request is still reading.
-      providers: new Map(this.#nodes),
+      // A copy in id order: a later refresh must not change the view a request is still reading,
+      // and listings come out in a stable order on every engine.
+      providers: new Map(ordered.map((node) => [node.id, node])),
       byUuid,
       trees,
       aggregateMembers,

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { DuplicateKeyError, toDbTimestamp } from '../common/db/portable.ts';
 import { CODES, badRequest, conflict, notFound, providerNotFound } from './errors.ts';
 import type { Db } from './provider-state.ts';
-import { bumpVersion, nextGeneration, touchProvider, write, type Trx } from './writes.ts';
+import { markChanged, nextGeneration, write, type Trx } from './writes.ts';
 
 export type ProviderRow = {
   id: number;
@@ -96,7 +96,6 @@ export class Providers {
             uuid,
             name: input.name,
             generation: 0,
-            revision: 0,
             parent_provider_id: parent?.id ?? null,
             root_provider_id: parent?.root_provider_id ?? 0,
             created_at: at,
@@ -104,6 +103,7 @@ export class Providers {
           })
           .returning('id')
           .executeTakeFirstOrThrow();
+        markChanged(trx, [inserted.id]);
         const rootId = parent?.root_provider_id ?? inserted.id;
         if (!parent)
           await trx
@@ -111,7 +111,6 @@ export class Providers {
             .set({ root_provider_id: rootId })
             .where('id', '=', inserted.id)
             .execute();
-        await bumpVersion(trx);
         return {
           id: inserted.id,
           uuid,
@@ -170,7 +169,6 @@ export class Providers {
           .where('id', '=', rp.id)
           .execute();
         const generation = await nextGeneration(trx, rp, rp.generation, false);
-        await bumpVersion(trx);
         return {
           ...rp,
           name: input.name,
@@ -219,11 +217,14 @@ export class Providers {
       .set({
         root_provider_id: rootId,
         generation: (eb) => eb('generation', '+', 1),
-        revision: (eb) => eb('revision', '+', 1),
       })
       .where('id', 'in', ids)
       .where('id', '!=', id)
       .execute();
+    markChanged(
+      trx,
+      ids.filter((other) => other !== id),
+    );
   }
 
   /**
@@ -262,7 +263,6 @@ export class Providers {
         .where('resource_provider_id', '=', rp.id)
         .execute();
       await trx.deleteFrom('resource_providers').where('id', '=', rp.id).execute();
-      await bumpVersion(trx);
     });
   }
 
@@ -280,7 +280,6 @@ export class Providers {
     Providers.check(uuid, inventories, reservedMayEqualTotal);
     return write(this.#db, async (trx) => {
       const next = await this.setInventoriesIn(trx, uuid, generation, inventories);
-      await bumpVersion(trx);
       return next;
     });
   }
@@ -362,7 +361,6 @@ export class Providers {
       if (mode === 'update' && !found)
         throw badRequest(`No inventory record with resource class for resource provider ${uuid}`);
       await writeInventory(trx, rp.id, rc.id, inv, found !== undefined, at);
-      await bumpVersion(trx);
       return next;
     });
   }
@@ -404,7 +402,6 @@ export class Providers {
         .$if(rc !== undefined, (q) => q.where('resource_class_id', '=', rc?.id ?? -1))
         .execute();
       await nextGeneration(trx, rp, rp.generation, false);
-      await bumpVersion(trx);
     });
   }
 
@@ -440,7 +437,6 @@ export class Providers {
           .insertInto('resource_provider_traits')
           .values(unique.map((id) => ({ resource_provider_id: rp.id, trait_id: id })))
           .execute();
-      await bumpVersion(trx);
       return next;
     });
   }
@@ -454,7 +450,6 @@ export class Providers {
         .where('resource_provider_id', '=', rp.id)
         .execute();
       await nextGeneration(trx, rp, rp.generation, false);
-      await bumpVersion(trx);
     });
   }
 
@@ -473,7 +468,7 @@ export class Providers {
       // Before 1.19 the caller names no generation and upstream leaves it alone.
       let next = rp.generation;
       if (generation !== undefined) next = await nextGeneration(trx, rp, generation, true);
-      else await touchProvider(trx, rp.id);
+      else markChanged(trx, [rp.id]);
       const ids = await ensureAggregates(trx, unique);
       await trx
         .deleteFrom('resource_provider_aggregates')
@@ -484,7 +479,6 @@ export class Providers {
           .insertInto('resource_provider_aggregates')
           .values(ids.map((id) => ({ resource_provider_id: rp.id, aggregate_id: id })))
           .execute();
-      await bumpVersion(trx);
       return next;
     });
   }

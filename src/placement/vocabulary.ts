@@ -7,7 +7,7 @@ import { badRequest, conflict, notFound } from './errors.ts';
 import type { Db } from './provider-state.ts';
 import { STANDARD_RESOURCE_CLASSES } from './standard-resource-classes.ts';
 import { STANDARD_TRAITS } from './standard-traits.ts';
-import { bumpVersion, write } from './writes.ts';
+import { write } from './writes.ts';
 
 /** Custom resource classes are numbered from here, as upstream numbers them. */
 export const FIRST_CUSTOM_CLASS_ID = 10000;
@@ -61,7 +61,6 @@ export class Vocabulary {
               newTraits.slice(i, i + 200).map((name) => ({ name, created_at: at, updated_at: at })),
             )
             .execute();
-        await bumpVersion(trx);
       });
     } catch (err) {
       // Another process synchronised first.
@@ -100,7 +99,6 @@ export class Vocabulary {
           .insertInto('resource_classes')
           .values({ id, name, created_at: at, updated_at: at })
           .execute();
-        await bumpVersion(trx);
         return true;
       });
     } catch (err) {
@@ -121,7 +119,6 @@ export class Vocabulary {
           .where('name', '=', from)
           .executeTakeFirst();
         if (Number(result.numUpdatedRows) === 0) throw notFound(`No such resource class ${from}.`);
-        await bumpVersion(trx);
       });
     } catch (err) {
       if (err instanceof DuplicateKeyError)
@@ -149,7 +146,6 @@ export class Vocabulary {
           `Unable to delete resource class ${name}. The resource class is in use in inventory.`,
         );
       await trx.deleteFrom('resource_classes').where('id', '=', row.id).execute();
-      await bumpVersion(trx);
     });
   }
 
@@ -169,7 +165,6 @@ export class Vocabulary {
           .executeTakeFirst();
         if (found) return false;
         await trx.insertInto('traits').values({ name, created_at: at, updated_at: at }).execute();
-        await bumpVersion(trx);
         return true;
       });
     } catch (err) {
@@ -194,7 +189,6 @@ export class Vocabulary {
         .executeTakeFirst();
       if (used) throw conflict(`The trait ${name} is in use by a resource provider.`);
       await trx.deleteFrom('traits').where('id', '=', row.id).execute();
-      await bumpVersion(trx);
     });
   }
 }

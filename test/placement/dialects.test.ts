@@ -66,4 +66,46 @@ forEachDialect('placement: schema and queries', (dialect) => {
     assert.equal(inUse.status, 409);
     assert.equal((await h.call('DELETE', `/resource_providers/${child}`)).status, 204);
   });
+
+  it('shows a second process every write of the first, deletes included', async (t) => {
+    const fresh = await freshDatabase(t, dialect);
+    const a = await placementHarness(t, { databaseUrl: fresh.url });
+    const b = await placementHarness(t, { databaseUrl: fresh.url });
+    const names = async (): Promise<string[]> => {
+      const listed = (await b.call('GET', '/resource_providers')).body as {
+        resource_providers: { name: string }[];
+      };
+      return listed.resource_providers.map((rp) => rp.name).sort();
+    };
+    const one = await a.provider('one', { inventory: { VCPU: 4 } });
+    await a.provider('two', { inventory: { VCPU: 4 } });
+    assert.deepEqual(await names(), ['one', 'two']);
+    // An inventory change, then a claim, each seen by the other process's candidates.
+    const inv = await a.call('PUT', `/resource_providers/${one}/inventories/VCPU`, {
+      body: { resource_provider_generation: 1, total: 16 },
+    });
+    assert.equal(inv.status, 200, inv.text);
+    const big = await b.call('GET', '/allocation_candidates?resources=VCPU:8');
+    assert.deepEqual(Object.keys(big.body.provider_summaries), [one]);
+    const claim = await a.call('PUT', `/allocations/${randomUUID()}`, {
+      body: {
+        allocations: { [one]: { resources: { VCPU: 10 } } },
+        project_id: 'p',
+        user_id: 'u',
+        consumer_generation: null,
+        consumer_type: 'INSTANCE',
+      },
+    });
+    assert.equal(claim.status, 204, claim.text);
+    const after = await b.call('GET', '/allocation_candidates?resources=VCPU:8');
+    assert.equal(after.body.allocation_requests.length, 0);
+    // A delete and a create in between two reads leave the count as it was.
+    const two = (await b.call('GET', '/resource_providers?name=two')).body as {
+      resource_providers: { uuid: string }[];
+    };
+    const gone = await a.call('DELETE', `/resource_providers/${two.resource_providers[0]?.uuid}`);
+    assert.equal(gone.status, 204);
+    await a.provider('three');
+    assert.deepEqual(await names(), ['one', 'three']);
+  });
 });

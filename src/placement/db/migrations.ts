@@ -130,6 +130,25 @@ async function initial(db: Kysely<unknown>, dialect: DialectName): Promise<void>
     .execute();
 }
 
+/**
+ * Providers carry the state version of their last change instead of a per-provider counter, so
+ * a reader asks for the providers changed since the version it holds rather than reading them all.
+ */
+async function changedVersion(db: Kysely<unknown>): Promise<void> {
+  const s = db.schema;
+  await s
+    .alterTable('resource_providers')
+    .addColumn('changed_version', t.bigint, (c) => c.notNull().defaultTo(0))
+    .execute();
+  await s.alterTable('resource_providers').dropColumn('revision').execute();
+  await s
+    .createIndex('resource_providers_changed')
+    .on('resource_providers')
+    .column('changed_version')
+    .execute();
+}
+
 export const PLACEMENT_MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial', up: initial },
+  { version: 2, name: 'changed-version', up: changedVersion },
 ];

@@ -13,10 +13,10 @@ export type ResourceProviderRow = {
   /** Bumped by every change to the provider, its inventory, traits, aggregates or allocations. */
   generation: number;
   /**
-   * Bumped with the generation, and also by changes that leave the generation alone (aggregates
-   * set before 1.19): what tells the read view a provider changed.
+   * The state version of the last write that changed the provider (including changes that leave
+   * the generation alone, like aggregates set before 1.19): what tells the read view to reload it.
    */
-  revision: number;
+  changed_version: Generated<number>;
   parent_provider_id: number | null;
   root_provider_id: number;
   created_at: string;
