@@ -4,11 +4,13 @@ import { loadConfigWith, type LoadOptions, type ResolvedConfig } from '../common
 import { withSections } from '../common/config/schema.ts';
 import { IdentityConfigSchema } from '../identity/service.ts';
 import { ImageConfigSchema } from '../image/service.ts';
+import { NetworkConfigSchema } from '../network/service.ts';
 import { PlacementConfigSchema } from '../placement/service.ts';
 
 export const TstackConfigSchema = withSections({
   identity: IdentityConfigSchema,
   image: ImageConfigSchema,
+  network: NetworkConfigSchema,
   placement: PlacementConfigSchema,
 });
 

@@ -6,7 +6,7 @@ import { createComputeService } from '../compute/service.ts';
 import { createDashboardService } from '../dashboard/service.ts';
 import { createIdentityService, IDENTITY_MIGRATIONS } from '../identity/service.ts';
 import { createImageService, IMAGE_MIGRATIONS } from '../image/service.ts';
-import { createNetworkService } from '../network/service.ts';
+import { createNetworkService, NETWORK_MIGRATIONS } from '../network/service.ts';
 import { createObjectService } from '../object/service.ts';
 import { createOrchestrationService } from '../orchestration/service.ts';
 import { createPlacementService, PLACEMENT_MIGRATIONS } from '../placement/service.ts';
@@ -27,7 +27,10 @@ export function serviceDefinitions(
       create: (ctx) => createPlacementService(ctx, config.placement),
     },
     image: { migrations: IMAGE_MIGRATIONS, create: (ctx) => createImageService(ctx, config.image) },
-    network: { migrations: [], create: createNetworkService },
+    network: {
+      migrations: NETWORK_MIGRATIONS,
+      create: (ctx) => createNetworkService(ctx, config.network),
+    },
     volume: { migrations: [], create: createVolumeService },
     compute: { migrations: [], create: createComputeService },
     object: { migrations: [], create: createObjectService },

@@ -1,9 +1,80 @@
-/** Network (Neutron v2.0). For now: version discovery only. */
-import { createApp } from '../common/http/app.ts';
+/** Network (Neutron v2.0): version discovery, extensions, and the core resource API. */
+import type { Kysely } from 'kysely';
+import { createApp, type App } from '../common/http/app.ts';
 import { baseUrlOf } from '../common/http/version-discovery.ts';
+import { PolicyEnforcer } from '../common/policy/enforcer.ts';
 import type { Service, ServiceContext } from '../common/service.ts';
+import type { ApiDeps } from './api/context.ts';
+import { extensionRoutes } from './api/extensions.ts';
+import { networkRoutes } from './api/networks.ts';
+import { portRoutes } from './api/ports.ts';
+import { quotaRoutes } from './api/quotas.ts';
+import { securityGroupRoutes } from './api/security-groups.ts';
+import { subnetRoutes } from './api/subnets.ts';
+import { tagRoutes } from './api/tags.ts';
+import type { NetworkConfig } from './config.ts';
+import type { NetworkDatabase } from './db/schema.ts';
+import { Networks } from './networks.ts';
+import { NETWORK_POLICY } from './policy.ts';
+import { Ports } from './ports.ts';
+import { Quotas } from './quotas.ts';
+import { SecurityGroups } from './security-groups.ts';
+import { Subnets } from './subnets.ts';
+import { Tags } from './tags.ts';
 
-export function createNetworkService(ctx: ServiceContext): Service {
+export { NETWORK_MIGRATIONS } from './db/migrations.ts';
+export { NetworkConfigSchema, type NetworkConfig } from './config.ts';
+
+/** The collections the `/v2.0/` index lists. */
+const RESOURCES = [
+  ['network', 'networks'],
+  ['subnet', 'subnets'],
+  ['port', 'ports'],
+  ['security_group', 'security-groups'],
+  ['security_group_rule', 'security-group-rules'],
+  ['quota', 'quotas'],
+] as const;
+
+export type NetworkServiceOptions = { now?: () => Date };
+
+export function createNetworkService(
+  ctx: ServiceContext,
+  config: NetworkConfig,
+  options: NetworkServiceOptions = {},
+): Service {
+  const db = ctx.database.db as Kysely<NetworkDatabase>;
+  const now = options.now ?? (() => new Date());
+  const networks = new Networks(db, config, now);
+  const subnets = new Subnets(db, config, now);
+  const groups = new SecurityGroups(db, now);
+  const ports = new Ports(db, config, subnets, groups, now);
+  const quotas = new Quotas(db, config, {
+    network: (p) => networks.count(p),
+    subnet: (p) => subnets.count(p),
+    port: (p) => ports.count(p),
+    security_group: async (p) => (await groups.count(p)).groups,
+    security_group_rule: async (p) => (await groups.count(p)).rules,
+  });
+  const deps: ApiDeps = {
+    db,
+    networks,
+    subnets,
+    ports,
+    groups,
+    quotas,
+    policy: new PolicyEnforcer(NETWORK_POLICY, { enforceScope: false }),
+    config,
+    notify: (event, payload) => {
+      ctx.bus
+        .notify({
+          publisherId: 'network.api',
+          eventType: event,
+          priority: 'info',
+          payload: JSON.parse(JSON.stringify(payload)) as Record<string, never>,
+        })
+        .catch((err: unknown) => ctx.logger.warn({ err, event }, 'network notification not sent'));
+    },
+  };
   const app = createApp({
     service: 'network',
     errorStyle: 'neutron',
@@ -19,7 +90,23 @@ export function createNetworkService(ctx: ServiceContext): Service {
       },
     ],
   }));
-  // The v2.0 root lists the resource collections; none exist until the network API lands.
-  app.get('/v2.0', async () => ({ resources: [] }));
+  void app.register(async (scope) => {
+    const v2 = scope as unknown as App;
+    ctx.auth.protect(scope);
+    v2.get('/v2.0/', async (request) => ({
+      resources: RESOURCES.map(([name, collection]) => ({
+        name,
+        collection,
+        links: [{ rel: 'self', href: `${baseUrlOf(request)}/v2.0/${collection}` }],
+      })),
+    }));
+    extensionRoutes(v2);
+    networkRoutes(v2, deps);
+    subnetRoutes(v2, deps);
+    portRoutes(v2, deps);
+    securityGroupRoutes(v2, deps);
+    quotaRoutes(v2, deps);
+    tagRoutes(v2, deps, new Tags(db, now));
+  });
   return { name: 'network', app, close: async () => undefined };
 }

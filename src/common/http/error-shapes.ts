@@ -42,10 +42,27 @@ export function reasonPhrase(status: number): string {
   return STATUS_CODES[status] ?? 'Error';
 }
 
+/**
+ * Errors the HTTP kit raises itself (no route, bad method, unreadable body), named as webob names
+ * them in Neutron's and Heat's bodies.
+ */
+const WEBOB_NAMES: Readonly<Record<string, string>> = {
+  'common.route_not_found': 'HTTPNotFound',
+  'common.method_not_allowed': 'HTTPMethodNotAllowed',
+  'common.malformed_body': 'HTTPBadRequest',
+  'common.invalid_input': 'HTTPBadRequest',
+  'common.bad_request': 'HTTPBadRequest',
+  'common.bad_url': 'HTTPBadRequest',
+  'common.body_too_large': 'HTTPRequestEntityTooLarge',
+  'common.unsupported_media_type': 'HTTPUnsupportedMediaType',
+};
+
 /** `network.network_not_found` → `NetworkNotFound`: the upstream exception name clients see. */
 export function errorTypeName(err: ApiError): string {
   const explicit = err.details?.['type'];
   if (typeof explicit === 'string') return explicit;
+  const webob = WEBOB_NAMES[err.code];
+  if (webob !== undefined) return webob;
   const last = err.code.split('.').pop() ?? err.code;
   return last
     .split('_')

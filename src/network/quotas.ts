@@ -1,0 +1,142 @@
+/**
+ * Per-project quotas as Neutron's DB quota driver keeps them: a default per resource (from the
+ * configuration), overridden per project; -1 is unlimited. A create that would go past the limit
+ * is a 409 OverQuota naming the resource.
+ */
+import type { NetworkConfig } from './config.ts';
+import { badRequest, invalidInput, notFound, overQuota } from './errors.ts';
+import type { Db } from './standard.ts';
+
+export const QUOTA_RESOURCES = [
+  'network',
+  'subnet',
+  'port',
+  'security_group',
+  'security_group_rule',
+  'router',
+  'floatingip',
+  'rbac_policy',
+  'router_route',
+  'subnetpool',
+] as const;
+export type QuotaResource = (typeof QUOTA_RESOURCES)[number];
+
+export type Limits = Record<QuotaResource, number>;
+
+/** Counts a project's resources of one kind. */
+export type Counter = (projectId: string) => Promise<number>;
+
+export class Quotas {
+  readonly #db: Db;
+  readonly #defaults: Limits;
+  readonly #counters: Partial<Record<QuotaResource, Counter>>;
+
+  constructor(db: Db, config: NetworkConfig, counters: Partial<Record<QuotaResource, Counter>>) {
+    this.#db = db;
+    this.#defaults = { ...config.quotas };
+    this.#counters = counters;
+  }
+
+  defaults(): Limits {
+    return { ...this.#defaults };
+  }
+
+  async limits(projectId: string): Promise<Limits> {
+    const out = this.defaults();
+    for (const row of await this.#db
+      .selectFrom('quotas')
+      .select(['resource', 'hard_limit'])
+      .where('project_id', '=', projectId)
+      .execute())
+      if ((QUOTA_RESOURCES as readonly string[]).includes(row.resource))
+        out[row.resource as QuotaResource] = row.hard_limit;
+    return out;
+  }
+
+  /** Projects with limits of their own. */
+  async projects(): Promise<string[]> {
+    const rows = await this.#db
+      .selectFrom('quotas')
+      .select('project_id')
+      .distinct()
+      .orderBy('project_id')
+      .execute();
+    return rows.map((r) => r.project_id);
+  }
+
+  async used(projectId: string): Promise<Limits> {
+    const out = Object.fromEntries(QUOTA_RESOURCES.map((r) => [r, 0])) as Limits;
+    for (const r of QUOTA_RESOURCES) {
+      const counter = this.#counters[r];
+      if (counter) out[r] = await counter(projectId);
+    }
+    return out;
+  }
+
+  /**
+   * Sets limits; unless `force`, a limit below what the project already uses is refused.
+   * @throws BadRequestError (400) for an unknown resource, a limit below -1, or below usage.
+   */
+  async set(projectId: string, changes: Readonly<Record<string, unknown>>): Promise<Limits> {
+    const parsed: [QuotaResource, number][] = [];
+    const force = changes['force'] === true;
+    for (const [key, value] of Object.entries(changes)) {
+      if (key === 'force' || key === 'check_limit') continue;
+      if (!(QUOTA_RESOURCES as readonly string[]).includes(key))
+        throw badRequest(`Unrecognized attribute(s) '${key}'`);
+      const text = typeof value === 'number' || typeof value === 'string' ? String(value) : '';
+      if (!/^-?\d+$/.test(text.trim())) throw invalidInput(`'${String(value)}' is not an integer`);
+      const limit = Number(text);
+      if (limit < -1)
+        throw badRequest(
+          `Invalid input for ${key}. Reason: '${limit}' is too small - must be at least '-1'.`,
+        );
+      parsed.push([key as QuotaResource, limit]);
+    }
+    if (!force) {
+      const used = await this.used(projectId);
+      for (const [resource, limit] of parsed)
+        if (limit !== -1 && used[resource] > limit)
+          throw badRequest(
+            `Quota limit ${limit} for ${resource} must be greater than or equal to already used ${used[resource]}`,
+          );
+    }
+    await this.#db.transaction().execute(async (trx) => {
+      for (const [resource, limit] of parsed) {
+        await trx
+          .deleteFrom('quotas')
+          .where('project_id', '=', projectId)
+          .where('resource', '=', resource)
+          .execute();
+        await trx
+          .insertInto('quotas')
+          .values({ project_id: projectId, resource, hard_limit: limit })
+          .execute();
+      }
+    });
+    return this.limits(projectId);
+  }
+
+  /** Back to the defaults. @throws NotFoundError (404) when the project had none of its own. */
+  async reset(projectId: string): Promise<void> {
+    const result = await this.#db
+      .deleteFrom('quotas')
+      .where('project_id', '=', projectId)
+      .executeTakeFirst();
+    if (Number(result.numDeletedRows) === 0)
+      throw notFound(
+        'tenant quota',
+        projectId,
+        `Quota for project ${projectId} could not be found.`,
+      );
+  }
+
+  /** @throws ConflictError (409) OverQuota when `adding` more would pass the project's limit. */
+  async check(projectId: string, resource: QuotaResource, adding = 1): Promise<void> {
+    const limit = (await this.limits(projectId))[resource];
+    if (limit < 0) return;
+    const counter = this.#counters[resource];
+    const used = counter ? await counter(projectId) : 0;
+    if (used + adding > limit) throw overQuota([resource]);
+  }
+}

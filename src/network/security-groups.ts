@@ -1,0 +1,690 @@
+/**
+ * Security groups and their rules: the `default` group each project gets on first use (four
+ * rules: all egress, and ingress from members of the group), two egress rules in every new group,
+ * rule validation as upstream converts and checks it (protocols by name or number, port ranges,
+ * ICMP type and code, remote prefix against ethertype), and duplicate rules refused.
+ */
+import { sql, type Expression, type SqlBool } from 'kysely';
+import { DuplicateKeyError, toDbBoolean, toDbTimestamp, withRetry } from '../common/db/portable.ts';
+import type { SecurityGroupRow, SecurityGroupRuleRow } from './db/schema.ts';
+import { badRequest, conflict, notFound } from './errors.ts';
+import { formatPrefix, parsePrefix } from './ip.ts';
+import { selectPage, type ListQuery, type ListSpec } from './listing.ts';
+import { checkRevision, newId, tagsOf, type Db, type Viewer } from './standard.ts';
+
+/** A rule as the domain hands it out. */
+export type SecurityGroupRule = SecurityGroupRuleRow;
+
+export type SecurityGroup = {
+  readonly row: SecurityGroupRow;
+  readonly rules: readonly SecurityGroupRuleRow[];
+  readonly tags: readonly string[];
+  readonly isDefault: boolean;
+};
+
+export type RuleInput = {
+  securityGroupId: string;
+  direction: string;
+  ethertype?: string;
+  protocol?: string | number | null;
+  portRangeMin?: number | string | null;
+  portRangeMax?: number | string | null;
+  remoteIpPrefix?: string | null;
+  remoteGroupId?: string | null;
+  remoteAddressGroupId?: string | null;
+  description?: string;
+};
+
+export const SECURITY_GROUP_LIST: ListSpec = {
+  attrs: {
+    id: { column: 'id', kind: 'string' },
+    name: { column: 'name', kind: 'string' },
+    description: { column: 'description', kind: 'string' },
+    tenant_id: { column: 'project_id', kind: 'string' },
+    project_id: { column: 'project_id', kind: 'string' },
+    stateful: { column: 'stateful', kind: 'bool' },
+    revision_number: { column: 'revision_number', kind: 'int' },
+  },
+  special: new Set(['shared']),
+  tagType: 'security-groups',
+};
+
+export const RULE_LIST: ListSpec = {
+  attrs: {
+    id: { column: 'id', kind: 'string' },
+    tenant_id: { column: 'project_id', kind: 'string' },
+    project_id: { column: 'project_id', kind: 'string' },
+    security_group_id: { column: 'security_group_id', kind: 'string' },
+    direction: { column: 'direction', kind: 'string' },
+    ethertype: { column: 'ethertype', kind: 'string' },
+    protocol: { column: 'protocol', kind: 'string', nullable: true },
+    port_range_min: { column: 'port_range_min', kind: 'int', nullable: true },
+    port_range_max: { column: 'port_range_max', kind: 'int', nullable: true },
+    remote_ip_prefix: { column: 'remote_ip_prefix', kind: 'string', nullable: true },
+    remote_group_id: { column: 'remote_group_id', kind: 'string', nullable: true },
+    description: { column: 'description', kind: 'string', nullable: true },
+    revision_number: { column: 'revision_number', kind: 'int' },
+  },
+  special: new Set(['remote_address_group_id', 'normalized_cidr', 'belongs_to_default_sg']),
+};
+
+/** IANA protocol numbers of the names upstream accepts. */
+const PROTOCOLS: Readonly<Record<string, number>> = {
+  ah: 51,
+  dccp: 33,
+  egp: 8,
+  esp: 50,
+  gre: 47,
+  hopopt: 0,
+  icmp: 1,
+  igmp: 2,
+  ip: 0,
+  ipip: 4,
+  'ipv6-encap': 41,
+  'ipv6-frag': 44,
+  'ipv6-icmp': 58,
+  icmpv6: 58,
+  'ipv6-nonxt': 59,
+  'ipv6-opts': 60,
+  'ipv6-route': 43,
+  ospf: 89,
+  pgm: 113,
+  rsvp: 46,
+  sctp: 132,
+  tcp: 6,
+  udp: 17,
+  udplite: 136,
+  vrrp: 112,
+};
+const IPV6_ONLY = new Set([41, 44, 58, 59, 60, 43]);
+const PORTED = new Set([6, 17, 33, 132, 136]);
+
+function protocolNumber(protocol: string | null): number | undefined {
+  if (protocol === null) return undefined;
+  return /^\d+$/.test(protocol) ? Number(protocol) : PROTOCOLS[protocol];
+}
+
+const UNSUPPORTED_PROTOCOL = (p: string): string =>
+  `Security group rule protocol ${p} not supported. Only protocol values (None, 'any', ${Object.keys(
+    PROTOCOLS,
+  )
+    .map((n) => `'${n}'`)
+    .join(', ')}) and integer representations [0 to 255] are supported.`;
+
+/** upstream's convert_protocol: null/any → null, a number stays the text of the number. */
+function convertProtocol(value: string | number | null | undefined): string | null {
+  if (value === null || value === undefined) return null;
+  const text = String(value).toLowerCase();
+  if (text === 'any') return null;
+  if (/^\d+$/.test(text)) {
+    if (Number(text) > 255) throw badRequest(UNSUPPORTED_PROTOCOL(String(value)));
+    return String(Number(text));
+  }
+  if (PROTOCOLS[text] === undefined) throw badRequest(UNSUPPORTED_PROTOCOL(String(value)));
+  return text;
+}
+
+function convertPort(value: number | string | null | undefined): number | null {
+  if (value === null || value === undefined) return null;
+  const text = String(value);
+  if (!/^\d+$/.test(text) || Number(text) > 65535)
+    throw badRequest(`Invalid value for port ${text}`);
+  return Number(text);
+}
+
+function convertPrefix(value: string | null | undefined): string | null {
+  if (value === null || value === undefined) return null;
+  const prefix = parsePrefix(value);
+  if (!prefix) throw badRequest(`Invalid CIDR ${value} given as IP prefix.`);
+  return value.includes('/') ? value : `${value}/${prefix.length}`;
+}
+
+/** What makes two rules the same rule (`tcp` is `6`; no prefix is any prefix). */
+function ruleKey(
+  r: Omit<
+    SecurityGroupRuleRow,
+    'id' | 'project_id' | 'description' | 'revision_number' | 'created_at' | 'updated_at'
+  >,
+): string {
+  const anyPrefix =
+    r.remote_ip_prefix === null ||
+    r.remote_ip_prefix === '0.0.0.0/0' ||
+    r.remote_ip_prefix === '::/0';
+  return JSON.stringify([
+    r.security_group_id,
+    r.direction,
+    r.ethertype,
+    protocolNumber(r.protocol) ?? null,
+    r.port_range_min,
+    r.port_range_max,
+    anyPrefix ? null : r.remote_ip_prefix,
+    r.remote_group_id,
+  ]);
+}
+
+function visibleGroups(viewer: Viewer, table = 'security_groups'): Expression<SqlBool> | undefined {
+  if (viewer.isAdmin) return undefined;
+  return sql<SqlBool>`${sql.ref(`${table}.project_id`)} = ${viewer.projectId ?? ''}`;
+}
+
+const DEFAULT_NAME = 'default';
+
+export class SecurityGroups {
+  readonly #db: Db;
+  readonly #now: () => Date;
+
+  constructor(db: Db, now: () => Date = () => new Date()) {
+    this.#db = db;
+    this.#now = now;
+  }
+
+  /**
+   * The `default` group of `projectId`, created (with its four rules) the first time it is asked
+   * for; concurrent first uses create it once.
+   */
+  async ensureDefault(projectId: string): Promise<string> {
+    const existing = await this.#defaultOf(projectId);
+    if (existing !== undefined) return existing;
+    const id = newId();
+    try {
+      await withRetry(() =>
+        this.#db.transaction().execute(async (trx) => {
+          await this.#insertGroup(
+            trx,
+            id,
+            projectId,
+            DEFAULT_NAME,
+            'Default security group',
+            true,
+            true,
+          );
+          await trx
+            .insertInto('default_security_groups')
+            .values({ project_id: projectId, security_group_id: id })
+            .execute();
+        }),
+      );
+      return id;
+    } catch (err) {
+      if (!(err instanceof DuplicateKeyError)) throw err;
+      const raced = await this.#defaultOf(projectId);
+      if (raced === undefined) throw err;
+      return raced;
+    }
+  }
+
+  async #defaultOf(projectId: string): Promise<string | undefined> {
+    const row = await this.#db
+      .selectFrom('default_security_groups')
+      .select('security_group_id')
+      .where('project_id', '=', projectId)
+      .executeTakeFirst();
+    return row?.security_group_id;
+  }
+
+  async #insertGroup(
+    trx: Db,
+    id: string,
+    projectId: string,
+    name: string,
+    description: string,
+    stateful: boolean,
+    isDefault: boolean,
+  ): Promise<void> {
+    const at = toDbTimestamp(this.#now());
+    await trx
+      .insertInto('security_groups')
+      .values({
+        id,
+        project_id: projectId,
+        name,
+        description,
+        revision_number: 1,
+        created_at: at,
+        updated_at: at,
+        stateful: toDbBoolean(stateful),
+      })
+      .execute();
+    const rule = (
+      direction: string,
+      ethertype: string,
+      remoteGroup: string | null,
+    ): SecurityGroupRuleRow => ({
+      id: newId(),
+      project_id: projectId,
+      security_group_id: id,
+      direction,
+      ethertype,
+      protocol: null,
+      port_range_min: null,
+      port_range_max: null,
+      remote_ip_prefix: null,
+      remote_group_id: remoteGroup,
+      description: null,
+      revision_number: 0,
+      created_at: at,
+      updated_at: at,
+    });
+    const rules = [rule('egress', 'IPv4', null), rule('egress', 'IPv6', null)];
+    if (isDefault) rules.push(rule('ingress', 'IPv4', id), rule('ingress', 'IPv6', id));
+    await trx.insertInto('security_group_rules').values(rules).execute();
+  }
+
+  async #row(viewer: Viewer, id: string): Promise<SecurityGroupRow> {
+    const visible = visibleGroups(viewer);
+    const row = await this.#db
+      .selectFrom('security_groups')
+      .selectAll()
+      .where('id', '=', id)
+      .$if(visible !== undefined, (q) => q.where(visible as Expression<SqlBool>))
+      .executeTakeFirst();
+    if (!row) throw securityGroupNotFound(id);
+    return row;
+  }
+
+  /** @throws NotFoundError (404) SecurityGroupNotFound. */
+  async get(viewer: Viewer, id: string): Promise<SecurityGroup> {
+    const [group] = await this.#hydrate([await this.#row(viewer, id)]);
+    return group as SecurityGroup;
+  }
+
+  /** Lists groups; the project listed (or the caller's) gets its default group first. */
+  async list(viewer: Viewer, query: ListQuery): Promise<SecurityGroup[]> {
+    const project =
+      (query.filters.get('project_id')?.[0] as string | undefined) ?? viewer.projectId;
+    if (project !== undefined && (viewer.isAdmin || project === viewer.projectId))
+      await this.ensureDefault(project);
+    const shared = query.special.get('shared');
+    // No group is shared with other projects (RBAC for security groups is not offered).
+    if (shared && shared.some((v) => v.toLowerCase() === 'true')) return [];
+    const visible = visibleGroups(viewer);
+    const rows = await selectPage(this.#db, 'security_groups', query, visible ? [visible] : [], {
+      tagType: 'security-groups',
+      missingMarker: securityGroupNotFound,
+    });
+    return this.#hydrate(rows);
+  }
+
+  async #hydrate(rows: readonly SecurityGroupRow[]): Promise<SecurityGroup[]> {
+    if (rows.length === 0) return [];
+    const ids = rows.map((r) => r.id);
+    const rules = new Map<string, SecurityGroupRuleRow[]>(ids.map((id) => [id, []]));
+    const defaults = new Set<string>();
+    for (let i = 0; i < ids.length; i += 500) {
+      const chunk = ids.slice(i, i + 500);
+      for (const r of await this.#db
+        .selectFrom('security_group_rules')
+        .selectAll()
+        .where('security_group_id', 'in', chunk)
+        .orderBy('created_at')
+        .orderBy('id')
+        .execute())
+        rules.get(r.security_group_id)?.push(r);
+      for (const d of await this.#db
+        .selectFrom('default_security_groups')
+        .select('security_group_id')
+        .where('security_group_id', 'in', chunk)
+        .execute())
+        defaults.add(d.security_group_id);
+    }
+    const tags = await tagsOf(this.#db, 'security-groups', ids);
+    return rows.map((row) => ({
+      row,
+      rules: rules.get(row.id) ?? [],
+      tags: tags.get(row.id) ?? [],
+      isDefault: defaults.has(row.id),
+    }));
+  }
+
+  /** @throws ConflictError (409) SecurityGroupDefaultAlreadyExists for the name `default`. */
+  async create(input: {
+    projectId: string;
+    name?: string;
+    description?: string;
+    stateful?: boolean;
+  }): Promise<SecurityGroup> {
+    const name = input.name ?? '';
+    if (name.toLowerCase() === DEFAULT_NAME) throw defaultExists();
+    await this.ensureDefault(input.projectId);
+    const id = newId();
+    await withRetry(() =>
+      this.#db
+        .transaction()
+        .execute((trx) =>
+          this.#insertGroup(
+            trx,
+            id,
+            input.projectId,
+            name,
+            input.description ?? '',
+            input.stateful ?? true,
+            false,
+          ),
+        ),
+    );
+    return this.get({ projectId: input.projectId, isAdmin: true }, id);
+  }
+
+  async update(
+    viewer: Viewer,
+    id: string,
+    changes: { name?: string; description?: string; stateful?: boolean },
+    revision?: number,
+  ): Promise<SecurityGroup> {
+    const group = await this.get(viewer, id);
+    checkRevision(revision, group.row.revision_number);
+    if (group.isDefault && changes.name !== undefined)
+      throw conflict(
+        'SecurityGroupCannotUpdateDefault',
+        'Updating default security group not allowed.',
+      );
+    if (changes.name !== undefined && changes.name.toLowerCase() === DEFAULT_NAME)
+      throw defaultExists();
+    if (
+      changes.stateful !== undefined &&
+      changes.stateful !== (group.row.stateful === 1) &&
+      (await this.#inUse(id))
+    )
+      throw conflict('SecurityGroupInUse', `Security Group ${id} in use.`);
+    const set: Partial<SecurityGroupRow> = {};
+    if (changes.name !== undefined) set.name = changes.name;
+    if (changes.description !== undefined) set.description = changes.description;
+    if (changes.stateful !== undefined) set.stateful = toDbBoolean(changes.stateful);
+    if (Object.keys(set).length > 0) await this.#bump(this.#db, id, set);
+    return this.get(viewer, id);
+  }
+
+  async #bump(db: Db, id: string, set: Partial<SecurityGroupRow> = {}): Promise<void> {
+    await db
+      .updateTable('security_groups')
+      .set({
+        ...set,
+        revision_number: sql<number>`revision_number + 1`,
+        updated_at: toDbTimestamp(this.#now()),
+      })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async #inUse(id: string): Promise<boolean> {
+    const port = await this.#db
+      .selectFrom('port_security_groups')
+      .select('port_id')
+      .where('security_group_id', '=', id)
+      .executeTakeFirst();
+    return port !== undefined;
+  }
+
+  /**
+   * @throws ConflictError (409) SecurityGroupInUse while a port uses it;
+   *   SecurityGroupCannotRemoveDefault for a project's default group, unless an admin asks.
+   */
+  async delete(viewer: Viewer, id: string, revision?: number): Promise<SecurityGroupRow> {
+    const group = await this.get(viewer, id);
+    checkRevision(revision, group.row.revision_number);
+    if (await this.#inUse(id)) throw conflict('SecurityGroupInUse', `Security Group ${id} in use.`);
+    if (group.isDefault && !viewer.isAdmin)
+      throw conflict(
+        'SecurityGroupCannotRemoveDefault',
+        'Insufficient rights for removing default security group.',
+      );
+    await withRetry(() =>
+      this.#db.transaction().execute(async (trx) => {
+        await trx.deleteFrom('security_group_rules').where('security_group_id', '=', id).execute();
+        await trx
+          .deleteFrom('default_security_groups')
+          .where('security_group_id', '=', id)
+          .execute();
+        await trx
+          .deleteFrom('tags')
+          .where('resource_type', '=', 'security-groups')
+          .where('resource_id', '=', id)
+          .execute();
+        await trx.deleteFrom('security_groups').where('id', '=', id).execute();
+      }),
+    );
+    return group.row;
+  }
+
+  /** Ids of the groups among `ids` that `viewer` may use. @throws NotFoundError (404) for the others. */
+  async checkUsable(viewer: Viewer, ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    const visible = visibleGroups(viewer);
+    const found = new Set(
+      (
+        await this.#db
+          .selectFrom('security_groups')
+          .select('id')
+          .where('id', 'in', [...ids])
+          .$if(visible !== undefined, (q) => q.where(visible as Expression<SqlBool>))
+          .execute()
+      ).map((r) => r.id),
+    );
+    const missing = ids.filter((id) => !found.has(id));
+    if (missing.length > 0) throw securityGroupNotFound(missing.join(', '));
+  }
+
+  // Rules
+
+  async ruleGet(
+    viewer: Viewer,
+    id: string,
+  ): Promise<{ row: SecurityGroupRuleRow; isDefault: boolean }> {
+    const visible = visibleGroups(viewer, 'g');
+    const row = await this.#db
+      .selectFrom('security_group_rules')
+      .selectAll('security_group_rules')
+      .where('security_group_rules.id', '=', id)
+      .$if(visible !== undefined, (q) =>
+        q.where(
+          sql<SqlBool>`exists (select 1 from security_groups g where g.id = security_group_rules.security_group_id and ${visible})`,
+        ),
+      )
+      .executeTakeFirst();
+    if (!row) throw ruleNotFound(id);
+    const isDefault = await this.#db
+      .selectFrom('default_security_groups')
+      .select('project_id')
+      .where('security_group_id', '=', row.security_group_id)
+      .executeTakeFirst();
+    return { row, isDefault: isDefault !== undefined };
+  }
+
+  async ruleList(
+    viewer: Viewer,
+    query: ListQuery,
+  ): Promise<{ row: SecurityGroupRuleRow; isDefault: boolean }[]> {
+    const project =
+      (query.filters.get('project_id')?.[0] as string | undefined) ?? viewer.projectId;
+    if (project !== undefined && (viewer.isAdmin || project === viewer.projectId))
+      await this.ensureDefault(project);
+    const conditions: Expression<SqlBool>[] = [];
+    const visible = visibleGroups(viewer, 'g');
+    if (visible)
+      conditions.push(
+        sql<SqlBool>`exists (select 1 from security_groups g where g.id = security_group_rules.security_group_id and ${visible})`,
+      );
+    const defaults = query.special.get('belongs_to_default_sg');
+    if (defaults && defaults.length > 0) {
+      const want = defaults.some((v) => v.toLowerCase() === 'true');
+      conditions.push(
+        sql<SqlBool>`${sql.raw(want ? '' : 'not ')}exists (select 1 from default_security_groups d where d.security_group_id = security_group_rules.security_group_id)`,
+      );
+    }
+    const rows = await selectPage(this.#db, 'security_group_rules', query, conditions, {
+      missingMarker: ruleNotFound,
+    });
+    const groupIds = [...new Set(rows.map((r) => r.security_group_id))];
+    const isDefault = new Set<string>();
+    for (let i = 0; i < groupIds.length; i += 500)
+      for (const d of await this.#db
+        .selectFrom('default_security_groups')
+        .select('security_group_id')
+        .where('security_group_id', 'in', groupIds.slice(i, i + 500))
+        .execute())
+        isDefault.add(d.security_group_id);
+    return rows.map((row) => ({ row, isDefault: isDefault.has(row.security_group_id) }));
+  }
+
+  /**
+   * @throws BadRequestError (400) for a value upstream refuses; NotFoundError (404) for an unknown
+   *   group or remote group; ConflictError (409) SecurityGroupRuleExists for a duplicate.
+   */
+  async ruleCreate(
+    viewer: Viewer,
+    projectId: string,
+    input: RuleInput,
+  ): Promise<{ row: SecurityGroupRuleRow; isDefault: boolean }> {
+    if (input.direction !== 'ingress' && input.direction !== 'egress')
+      throw badRequest(
+        `Invalid input for direction. Reason: ${input.direction} is not in valid_values.`,
+      );
+    const ethertypeText = (input.ethertype ?? 'IPv4').toLowerCase();
+    if (ethertypeText !== 'ipv4' && ethertypeText !== 'ipv6')
+      throw badRequest(
+        `Security group rule for ethertype '${input.ethertype ?? ''}' not supported. Allowed values are ['IPv4', 'IPv6'].`,
+      );
+    const ethertype = ethertypeText === 'ipv4' ? 'IPv4' : 'IPv6';
+    let protocol = convertProtocol(input.protocol);
+    let min = convertPort(input.portRangeMin);
+    let max = convertPort(input.portRangeMax);
+    const prefix = convertPrefix(input.remoteIpPrefix);
+    if (ethertype === 'IPv6') {
+      if (protocol === 'icmp' || protocol === 'icmpv6') protocol = 'ipv6-icmp';
+      else if (protocol === '1') protocol = '58';
+    }
+    if (min === 1 && max === 65535) {
+      min = null;
+      max = null;
+    }
+    const number = protocolNumber(protocol);
+    if (min !== null || max !== null) {
+      if (number === undefined)
+        throw badRequest('Must also specify protocol if port range is given.');
+      if (PORTED.has(number)) {
+        if (min === 0 || max === 0) throw badRequest('Invalid value for port 0');
+        if (min === null || max === null || min > max)
+          throw badRequest('For TCP/UDP protocols, port_range_min must be <= port_range_max');
+      } else if (number === 1 || number === 58) {
+        if (min !== null && min > 255)
+          throw badRequest(
+            `Invalid value for ICMP type (port_range_min) ${min}. It must be 0 to 255.`,
+          );
+        if (max !== null && max > 255)
+          throw badRequest(
+            `Invalid value for ICMP code (port_range_max) ${max}. It must be 0 to 255.`,
+          );
+        if (min === null && max !== null)
+          throw badRequest(
+            `ICMP code (port-range-max) ${max} is provided but ICMP type (port-range-min) is missing.`,
+          );
+      } else
+        throw badRequest(
+          `Ports cannot be specified for protocol ${number}. Ports are only supported for DCCP, SCTP, TCP, UDP, UDPLITE.`,
+        );
+    }
+    if (prefix !== null) {
+      const parsed = parsePrefix(prefix);
+      if (parsed && `IPv${parsed.version}` !== ethertype)
+        throw badRequest(`Conflicting value ethertype ${ethertype} for CIDR ${prefix}`);
+    }
+    if (number !== undefined && IPV6_ONLY.has(number) && ethertype === 'IPv4')
+      throw badRequest(`Invalid ethertype IPv4 for protocol ${protocol ?? ''}.`);
+    const remotes = [
+      prefix,
+      input.remoteGroupId ?? null,
+      input.remoteAddressGroupId ?? null,
+    ].filter((r) => r !== null);
+    if (remotes.length > 1)
+      throw badRequest(
+        'Only one of remote_ip_prefix or remote_group_id or remote_address_group_id may be provided.',
+      );
+    if (input.remoteAddressGroupId !== undefined && input.remoteAddressGroupId !== null)
+      throw notFound('address group', input.remoteAddressGroupId);
+    if (input.remoteGroupId !== undefined && input.remoteGroupId !== null)
+      await this.#row(viewer, input.remoteGroupId);
+    const group = await this.get(viewer, input.securityGroupId);
+    const at = toDbTimestamp(this.#now());
+    const row: SecurityGroupRuleRow = {
+      id: newId(),
+      project_id: projectId,
+      security_group_id: group.row.id,
+      direction: input.direction,
+      ethertype,
+      protocol,
+      port_range_min: min,
+      port_range_max: max,
+      remote_ip_prefix: prefix,
+      remote_group_id: input.remoteGroupId ?? null,
+      description: input.description ?? '',
+      revision_number: 0,
+      created_at: at,
+      updated_at: at,
+    };
+    const key = ruleKey(row);
+    await withRetry(() =>
+      this.#db.transaction().execute(async (trx) => {
+        const existing = await trx
+          .selectFrom('security_group_rules')
+          .selectAll()
+          .where('security_group_id', '=', group.row.id)
+          .execute();
+        const same = existing.find((r) => ruleKey(r) === key);
+        if (same)
+          throw conflict(
+            'SecurityGroupRuleExists',
+            `Security group rule already exists. Rule id is ${same.id}.`,
+          );
+        await trx.insertInto('security_group_rules').values(row).execute();
+        await this.#bump(trx, group.row.id);
+      }),
+    );
+    return { row, isDefault: group.isDefault };
+  }
+
+  async ruleDelete(viewer: Viewer, id: string): Promise<SecurityGroupRuleRow> {
+    const { row } = await this.ruleGet(viewer, id);
+    await withRetry(() =>
+      this.#db.transaction().execute(async (trx) => {
+        await trx.deleteFrom('security_group_rules').where('id', '=', id).execute();
+        await this.#bump(trx, row.security_group_id);
+      }),
+    );
+    return row;
+  }
+
+  async count(projectId: string): Promise<{ groups: number; rules: number }> {
+    const [groups, rules] = await Promise.all([
+      this.#db
+        .selectFrom('security_groups')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('project_id', '=', projectId)
+        .executeTakeFirstOrThrow(),
+      this.#db
+        .selectFrom('security_group_rules')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('project_id', '=', projectId)
+        .executeTakeFirstOrThrow(),
+    ]);
+    return { groups: Number(groups.n), rules: Number(rules.n) };
+  }
+}
+
+/** `remote_ip_prefix` with the host bits cleared, as `normalized_cidr` shows it. */
+export function normalizedCidr(prefix: string | null): string | null {
+  if (prefix === null) return null;
+  const parsed = parsePrefix(prefix);
+  return parsed ? formatPrefix(parsed) : prefix;
+}
+
+export function securityGroupNotFound(id: string): Error {
+  return notFound('security group', id, `Security group ${id} does not exist`);
+}
+
+function ruleNotFound(id: string): Error {
+  return notFound('security group rule', id, `Security group rule ${id} does not exist`);
+}
+
+function defaultExists(): Error {
+  return conflict('SecurityGroupDefaultAlreadyExists', 'Default security group already exists.');
+}

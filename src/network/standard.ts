@@ -1,0 +1,97 @@
+/**
+ * What every Neutron resource shares: who is asking, the standard attributes (`project_id` and its
+ * old name `tenant_id`, `description`, `revision_number`, timestamps, `tags`), and the
+ * `If-Match: revision_number=N` precondition on updates and deletes.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { NetworkDatabase } from './db/schema.ts';
+import { badRequest, revisionConflict } from './errors.ts';
+
+export type Db = Kysely<NetworkDatabase>;
+
+export type Viewer = {
+  /** The token's project; undefined for a token without one (it sees only shared things). */
+  readonly projectId: string | undefined;
+  readonly isAdmin: boolean;
+};
+
+export type StandardRow = {
+  id: string;
+  project_id: string;
+  name: string;
+  description: string;
+  revision_number: number;
+  created_at: string;
+  updated_at: string;
+};
+
+/** Neutron's timestamps: seconds, UTC, `Z`. */
+export function timestamp(value: string): string {
+  return `${value.slice(0, 19)}Z`;
+}
+
+export function standardView(
+  row: StandardRow,
+  tags: readonly string[] | undefined,
+): Record<string, unknown> {
+  return {
+    id: row.id,
+    name: row.name,
+    tenant_id: row.project_id,
+    project_id: row.project_id,
+    description: row.description,
+    ...(tags !== undefined ? { tags: [...tags] } : {}),
+    created_at: timestamp(row.created_at),
+    updated_at: timestamp(row.updated_at),
+    revision_number: row.revision_number,
+  };
+}
+
+export function newId(): string {
+  return randomUUID();
+}
+
+/** Tags of each resource of `type` among `ids`, sorted. */
+export async function tagsOf(
+  db: Db,
+  type: string,
+  ids: readonly string[],
+): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>(ids.map((id) => [id, []]));
+  for (let i = 0; i < ids.length; i += 500) {
+    const rows = await db
+      .selectFrom('tags')
+      .select(['resource_id', 'tag'])
+      .where('resource_type', '=', type)
+      .where('resource_id', 'in', ids.slice(i, i + 500))
+      .execute();
+    for (const r of rows) out.get(r.resource_id)?.push(r.tag);
+  }
+  for (const list of out.values()) list.sort();
+  return out;
+}
+
+/**
+ * The revision an `If-Match` header requires, or undefined without one.
+ * @throws BadRequestError (400) for a header that is not `revision_number=N`.
+ */
+export function requiredRevision(header: string | undefined): number | undefined {
+  if (header === undefined) return undefined;
+  const m = /^\s*revision_number=(\d+)\s*$/.exec(header);
+  if (!m)
+    throw badRequest(`If-Match header must be of the form revision_number=N, not '${header}'`);
+  return Number(m[1]);
+}
+
+/** @throws the 412 RevisionNumberConstraintFailed when `required` is not `current`. */
+export function checkRevision(required: number | undefined, current: number): void {
+  if (required !== undefined && required !== current) throw revisionConflict(required, current);
+}
+
+/** Keeps `IN (…)` lists within every engine's parameter limits. */
+export function chunks<T>(items: readonly T[], size = 500): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
