@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 
 import { bcryptCeiling, IDENTITY_SCENARIOS, type Prepared } from './identity-scenarios.ts';
 import { IMAGE_SCENARIOS } from './image-scenarios.ts';
+import { NETWORK_SCENARIOS } from './network-scenarios.ts';
 import { PLACEMENT_SCENARIOS } from './placement-scenarios.ts';
 
 type Target = {
@@ -64,6 +65,12 @@ const TARGETS: Readonly<Record<string, Target>> = {
     Object.entries(PLACEMENT_SCENARIOS).map(([name, scenario]) => [
       name,
       { script: 'targets/placement.ts', ...scenario },
+    ]),
+  ),
+  ...Object.fromEntries(
+    Object.entries(NETWORK_SCENARIOS).map(([name, scenario]) => [
+      name,
+      { script: 'targets/network.ts', ...scenario },
     ]),
   ),
 };

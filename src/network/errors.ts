@@ -49,9 +49,9 @@ export function inUse(type: string, message: string): ConflictError {
   return conflict(type, message);
 }
 
-/** oslo.policy's refusal as neutron renders it. */
-export function policyNotAuthorized(rule: string): ForbiddenError {
-  return new ForbiddenError(`(rule:${rule}) is disallowed by policy`, 'network.policy', {
+/** oslo.policy's refusal as neutron renders it; `expression` names the rules, e.g. `rule:x`. */
+export function policyNotAuthorized(expression: string): ForbiddenError {
+  return new ForbiddenError(`${expression} is disallowed by policy`, 'network.policy', {
     details: { type: 'PolicyNotAuthorized' },
   });
 }

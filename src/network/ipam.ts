@@ -6,6 +6,7 @@
  * DHCP ports take the lowest free one. The `(subnet, address)` key of `ip_allocations` is what
  * keeps two ports from one address: a collision makes the caller pick again.
  */
+import { randomBytes } from 'node:crypto';
 import { DuplicateKeyError } from '../common/db/portable.ts';
 import {
   badRequest,
@@ -25,6 +26,18 @@ export type Allocation = { subnetId: string; ipAddress: string };
 
 /** How many of the lowest free addresses a pick chooses among. */
 const WINDOW = 1000;
+
+/** Pools at least this big, and at most half used, are probed at random instead of scanned. */
+const PROBE_MIN = 4096;
+
+/** A uniform random number in [0, n). */
+function randomBelow(n: bigint): bigint {
+  if (n <= 0n) return 0n;
+  const bytes = randomBytes(Math.ceil(n.toString(16).length / 2) + 8);
+  let value = 0n;
+  for (const b of bytes) value = (value << 8n) | BigInt(b);
+  return value % n;
+}
 
 /** Addresses that two concurrent transactions picked alike: pick again. */
 export class AddressTaken extends Error {}
@@ -184,12 +197,20 @@ export class Ipam {
     return { subnetId: subnet.row.id, ipAddress: formatAddress(6, this.#eui64Value(subnet, mac)) };
   }
 
-  /** A free address of the subnet's pools, or undefined when none is left. */
+  /**
+   * A free address of the subnet's pools, or undefined when none is left. While most of the
+   * pools is free, a few random probes find one without reading the subnet's allocations (so a
+   * create costs the same with 10 or 10,000 ports); a fuller subnet is scanned.
+   */
   async #pick(
     subnet: Subnet,
     lowest: boolean,
     taken: readonly Allocation[],
   ): Promise<Allocation | undefined> {
+    if (!lowest) {
+      const probed = await this.#probe(subnet, taken);
+      if (probed) return probed;
+    }
     const rows = await this.#trx
       .selectFrom('ip_allocations')
       .select('ip_address')
@@ -219,6 +240,45 @@ export class Ipam {
       subnetId: subnet.row.id,
       ipAddress: formatAddress(subnet.row.ip_version as 4 | 6, chosen as bigint),
     };
+  }
+
+  async #probe(subnet: Subnet, taken: readonly Allocation[]): Promise<Allocation | undefined> {
+    const pools = poolRanges(subnet.pools);
+    const total = pools.reduce((sum, p) => sum + (p.end - p.start + 1n), 0n);
+    if (total < BigInt(PROBE_MIN)) return undefined;
+    const { n } = await this.#trx
+      .selectFrom('ip_allocations')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('subnet_id', '=', subnet.row.id)
+      .executeTakeFirstOrThrow();
+    if (BigInt(Number(n)) * 2n > total) return undefined;
+    const version = subnet.row.ip_version as 4 | 6;
+    for (let i = 0; i < 8; i++) {
+      let offset = randomBelow(total);
+      let value = 0n;
+      for (const p of pools) {
+        const size = p.end - p.start + 1n;
+        if (offset < size) {
+          value = p.start + offset;
+          break;
+        }
+        offset -= size;
+      }
+      const text = formatAddress(version, value);
+      if (
+        text === subnet.row.gateway_ip ||
+        taken.some((t) => t.subnetId === subnet.row.id && t.ipAddress === text)
+      )
+        continue;
+      const holder = await this.#trx
+        .selectFrom('ip_allocations')
+        .select('port_id')
+        .where('subnet_id', '=', subnet.row.id)
+        .where('ip_address', '=', text)
+        .executeTakeFirst();
+      if (!holder) return { subnetId: subnet.row.id, ipAddress: text };
+    }
+    return undefined;
   }
 
   /** Writes the allocations of `portId`. @throws AddressTaken when another port got one first. */

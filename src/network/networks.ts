@@ -186,7 +186,7 @@ export class Networks {
         const segmentationId =
           segment.id !== undefined
             ? segment.id
-            : await this.#freeSegment(segment.type, segment.physnet);
+            : await this.#freeSegment(segment.type, segment.physnet, attempt > 0);
         try {
           await this.#db
             .insertInto('networks')
@@ -302,8 +302,11 @@ export class Networks {
     }
   }
 
-  /** The lowest id of the configured ranges no network of `type` on `physnet` uses. */
-  async #freeSegment(type: NetworkType, physnet: string): Promise<number | null> {
+  /**
+   * The lowest id of the configured ranges no network of `type` on `physnet` uses; after a
+   * collision (`spread`), one of the 32 lowest, so concurrent creates stop picking alike.
+   */
+  async #freeSegment(type: NetworkType, physnet: string, spread: boolean): Promise<number | null> {
     const ranges =
       type === 'vxlan' ? this.#vni : type === 'vlan' ? (this.#vlans.get(physnet) ?? []) : undefined;
     if (ranges === undefined) return null;
@@ -317,11 +320,18 @@ export class Networks {
           .execute()
       ).map((r) => r.segmentation_id),
     );
-    for (const r of ranges) for (let id = r.min; id <= r.max; id++) if (!used.has(id)) return id;
-    throw conflict(
-      'NoNetworkAvailable',
-      'Unable to create the network. No tenant network is available for allocation.',
-    );
+    const free: number[] = [];
+    const want = spread ? 32 : 1;
+    for (const r of ranges)
+      for (let id = r.min; id <= r.max && free.length < want; id++)
+        if (!used.has(id)) free.push(id);
+    const chosen = free[Math.floor(Math.random() * free.length)];
+    if (chosen === undefined)
+      throw conflict(
+        'NoNetworkAvailable',
+        'Unable to create the network. No tenant network is available for allocation.',
+      );
+    return chosen;
   }
 
   /** @throws NotFoundError (404); the 412 of a failed `If-Match`. */

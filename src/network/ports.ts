@@ -73,6 +73,13 @@ export const VNIC_TYPES = [
   'remote-managed',
 ] as const;
 
+/** Ports a router or floating IP owns: only their owner deletes them. */
+export const SERVICE_OWNERS = new Set([
+  'network:router_interface',
+  'network:router_gateway',
+  'network:floatingip',
+]);
+
 /** Ports a network owns: deleted with it, never in the way of deleting it. */
 export const AUTO_DELETE_OWNERS = new Set(['network:dhcp']);
 
@@ -174,7 +181,7 @@ export class Ports {
         );
       } else if (key === 'ip_address_substr')
         conditions.push(
-          sql<SqlBool>`exists (select 1 from ip_allocations a where a.port_id = ports.id and a.ip_address like ${`%${value.replace(/[%_\\]/g, (c) => `\\${c}`)}%`} escape '\\')`,
+          sql<SqlBool>`exists (select 1 from ip_allocations a where a.port_id = ports.id and a.ip_address like ${`%${value.replace(/[%_!]/g, (c) => `!${c}`)}%`} escape '!')`,
         );
       else
         throw badRequest(
@@ -183,7 +190,7 @@ export class Ports {
     }
     for (const substr of query.special.get('ip_address_substr') ?? [])
       conditions.push(
-        sql<SqlBool>`exists (select 1 from ip_allocations a where a.port_id = ports.id and a.ip_address like ${`%${substr.replace(/[%_\\]/g, (c) => `\\${c}`)}%`} escape '\\')`,
+        sql<SqlBool>`exists (select 1 from ip_allocations a where a.port_id = ports.id and a.ip_address like ${`%${substr.replace(/[%_!]/g, (c) => `!${c}`)}%`} escape '!')`,
       );
     const groups = query.special.get('security_groups');
     if (groups && groups.length > 0)
@@ -208,6 +215,9 @@ export class Ports {
         .selectFrom('ip_allocations')
         .select(['port_id', 'subnet_id', 'ip_address'])
         .where('port_id', 'in', chunk)
+        // Neutron's order (models_v2 Port.fixed_ips).
+        .orderBy('ip_address')
+        .orderBy('subnet_id')
         .execute())
         ips.get(a.port_id)?.push({ subnetId: a.subnet_id, ipAddress: a.ip_address });
       for (const g of await this.#db
@@ -469,11 +479,35 @@ export class Ports {
     return this.get(viewer, id);
   }
 
-  async delete(viewer: Viewer, id: string, revision?: number): Promise<PortRow> {
+  /**
+   * Deletes the port; floating IPs on it let go of it and its port forwardings go with it.
+   * @throws ConflictError (409) ServicePortInUse for a router's or floating IP's own port, which
+   *   only the router or floating IP (`service`) deletes.
+   */
+  async delete(viewer: Viewer, id: string, revision?: number, service = false): Promise<PortRow> {
     const row = await this.#row(viewer, id);
     checkRevision(revision, row.revision_number);
+    if (!service && SERVICE_OWNERS.has(row.device_owner) && row.device_id !== '')
+      throw conflict(
+        'ServicePortInUse',
+        `Port ${id} cannot be deleted directly via the port API: has device owner ${row.device_owner}.`,
+      );
     await withRetry(() =>
       this.#db.transaction().execute(async (trx) => {
+        await trx.deleteFrom('port_forwardings').where('internal_port_id', '=', id).execute();
+        await trx
+          .updateTable('floatingips')
+          .set({
+            fixed_port_id: null,
+            fixed_ip_address: null,
+            router_id: sql<
+              string | null
+            >`case when exists (select 1 from port_forwardings f where f.floatingip_id = floatingips.id) then router_id else null end`,
+            status: 'DOWN',
+            revision_number: sql<number>`revision_number + 1`,
+          })
+          .where('fixed_port_id', '=', id)
+          .execute();
         await trx.deleteFrom('ip_allocations').where('port_id', '=', id).execute();
         await trx.deleteFrom('port_security_groups').where('port_id', '=', id).execute();
         await trx

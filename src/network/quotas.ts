@@ -23,6 +23,9 @@ export type QuotaResource = (typeof QUOTA_RESOURCES)[number];
 
 export type Limits = Record<QuotaResource, number>;
 
+/** The largest limit upstream stores (a signed 32-bit column). */
+const MAX_LIMIT = 2147483647;
+
 /** Counts a project's resources of one kind. */
 export type Counter = (projectId: string) => Promise<number>;
 
@@ -80,16 +83,23 @@ export class Quotas {
   async set(projectId: string, changes: Readonly<Record<string, unknown>>): Promise<Limits> {
     const parsed: [QuotaResource, number][] = [];
     const force = changes['force'] === true;
-    for (const [key, value] of Object.entries(changes)) {
-      if (key === 'force' || key === 'check_limit') continue;
-      if (!(QUOTA_RESOURCES as readonly string[]).includes(key))
-        throw badRequest(`Unrecognized attribute(s) '${key}'`);
-      const text = typeof value === 'number' || typeof value === 'string' ? String(value) : '';
-      if (!/^-?\d+$/.test(text.trim())) throw invalidInput(`'${String(value)}' is not an integer`);
-      const limit = Number(text);
+    const entries = Object.entries(changes).filter(
+      ([key]) => key !== 'force' && key !== 'check_limit',
+    );
+    // As upstream's prepare_request_body: every unknown key first, then each value.
+    const unknown = entries
+      .map(([key]) => key)
+      .filter((key) => !(QUOTA_RESOURCES as readonly string[]).includes(key));
+    if (unknown.length > 0) throw badRequest(`Unrecognized attribute(s) '${unknown.join(', ')}'`);
+    for (const [key, value] of entries) {
+      const limit = toInt(value);
       if (limit < -1)
         throw badRequest(
           `Invalid input for ${key}. Reason: '${limit}' is too small - must be at least '-1'.`,
+        );
+      if (limit > MAX_LIMIT)
+        throw badRequest(
+          `Invalid input for ${key}. Reason: '${limit}' is too large - must be no larger than '${MAX_LIMIT}'.`,
         );
       parsed.push([key as QuotaResource, limit]);
     }
@@ -139,4 +149,16 @@ export class Quotas {
     const used = counter ? await counter(projectId) : 0;
     if (used + adding > limit) throw overQuota([resource]);
   }
+}
+
+/**
+ * neutron-lib's convert_to_int, which is Python's int(): a JSON number is cut to an integer, a
+ * boolean is 0 or 1, a string must spell an integer. @throws BadRequestError (400) InvalidInput.
+ */
+function toInt(value: unknown): number {
+  if (typeof value === 'number' && Number.isFinite(value)) return Math.trunc(value);
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  if (typeof value === 'string' && /^\s*[-+]?\d+\s*$/.test(value)) return Number(value.trim());
+  const shown = value === null ? 'None' : typeof value === 'string' ? value : JSON.stringify(value);
+  throw invalidInput(`'${shown}' is not an integer`);
 }

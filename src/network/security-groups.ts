@@ -6,9 +6,10 @@
  */
 import { sql, type Expression, type SqlBool } from 'kysely';
 import { DuplicateKeyError, toDbBoolean, toDbTimestamp, withRetry } from '../common/db/portable.ts';
+import { BadRequestError } from '../common/errors.ts';
 import type { SecurityGroupRow, SecurityGroupRuleRow } from './db/schema.ts';
-import { badRequest, conflict, notFound } from './errors.ts';
-import { formatPrefix, parsePrefix } from './ip.ts';
+import { conflict, invalidAttribute, notFound } from './errors.ts';
+import { formatAddress, formatPrefix, parsePrefix } from './ip.ts';
 import { selectPage, type ListQuery, type ListSpec } from './listing.ts';
 import { checkRevision, newId, tagsOf, type Db, type Viewer } from './standard.ts';
 
@@ -111,16 +112,26 @@ const UNSUPPORTED_PROTOCOL = (p: string): string =>
     .map((n) => `'${n}'`)
     .join(', ')}) and integer representations [0 to 255] are supported.`;
 
-/** upstream's convert_protocol: null/any → null, a number stays the text of the number. */
+/**
+ * A 400 of one of the security group extension's InvalidInput subclasses: upstream words each
+ * one itself (no `Invalid input for operation:` prefix) and names it in `type`.
+ */
+function invalidRule(type: string, message: string): BadRequestError {
+  return new BadRequestError(message, 'network.invalid_input', { details: { type } });
+}
+
+/** upstream's convert_protocol: null/any → null, a number stays the text it was given. */
 function convertProtocol(value: string | number | null | undefined): string | null {
   if (value === null || value === undefined) return null;
   const text = String(value).toLowerCase();
   if (text === 'any') return null;
   if (/^\d+$/.test(text)) {
-    if (Number(text) > 255) throw badRequest(UNSUPPORTED_PROTOCOL(String(value)));
-    return String(Number(text));
+    if (Number(text) > 255)
+      throw invalidRule('SecurityGroupRuleInvalidProtocol', UNSUPPORTED_PROTOCOL(String(value)));
+    return text;
   }
-  if (PROTOCOLS[text] === undefined) throw badRequest(UNSUPPORTED_PROTOCOL(String(value)));
+  if (PROTOCOLS[text] === undefined)
+    throw invalidRule('SecurityGroupRuleInvalidProtocol', UNSUPPORTED_PROTOCOL(String(value)));
   return text;
 }
 
@@ -128,15 +139,19 @@ function convertPort(value: number | string | null | undefined): number | null {
   if (value === null || value === undefined) return null;
   const text = String(value);
   if (!/^\d+$/.test(text) || Number(text) > 65535)
-    throw badRequest(`Invalid value for port ${text}`);
+    throw invalidRule('SecurityGroupInvalidPortValue', `Invalid value for port ${text}`);
   return Number(text);
 }
 
+/** netaddr's str(IPNetwork(x)): a mask added to a bare address, host bits kept. */
 function convertPrefix(value: string | null | undefined): string | null {
-  if (value === null || value === undefined) return null;
+  if (value === null || value === undefined || value === '') return null;
   const prefix = parsePrefix(value);
-  if (!prefix) throw badRequest(`Invalid CIDR ${value} given as IP prefix.`);
-  return value.includes('/') ? value : `${value}/${prefix.length}`;
+  if (!prefix)
+    throw new BadRequestError(`Invalid CIDR ${value} given as IP prefix.`, 'network.bad_request', {
+      details: { type: 'InvalidCIDR' },
+    });
+  return `${formatAddress(prefix.version, prefix.address)}/${prefix.length}`;
 }
 
 /** What makes two rules the same rule (`tcp` is `6`; no prefix is any prefix). */
@@ -261,7 +276,7 @@ export class SecurityGroups {
       remote_ip_prefix: null,
       remote_group_id: remoteGroup,
       description: null,
-      revision_number: 0,
+      revision_number: 1,
       created_at: at,
       updated_at: at,
     });
@@ -344,7 +359,7 @@ export class SecurityGroups {
     stateful?: boolean;
   }): Promise<SecurityGroup> {
     const name = input.name ?? '';
-    if (name.toLowerCase() === DEFAULT_NAME) throw defaultExists();
+    checkNotDefaultName(name);
     await this.ensureDefault(input.projectId);
     const id = newId();
     await withRetry(() =>
@@ -372,14 +387,14 @@ export class SecurityGroups {
     revision?: number,
   ): Promise<SecurityGroup> {
     const group = await this.get(viewer, id);
+    // The API layer's name_not_default validator runs before the plugin's default-group check.
+    if (changes.name !== undefined) checkNotDefaultName(changes.name);
     checkRevision(revision, group.row.revision_number);
     if (group.isDefault && changes.name !== undefined)
       throw conflict(
         'SecurityGroupCannotUpdateDefault',
         'Updating default security group not allowed.',
       );
-    if (changes.name !== undefined && changes.name.toLowerCase() === DEFAULT_NAME)
-      throw defaultExists();
     if (
       changes.stateful !== undefined &&
       changes.stateful !== (group.row.stateful === 1) &&
@@ -536,12 +551,11 @@ export class SecurityGroups {
     input: RuleInput,
   ): Promise<{ row: SecurityGroupRuleRow; isDefault: boolean }> {
     if (input.direction !== 'ingress' && input.direction !== 'egress')
-      throw badRequest(
-        `Invalid input for direction. Reason: ${input.direction} is not in valid_values.`,
-      );
+      throw invalidAttribute('direction', `${input.direction} is not in valid_values`);
     const ethertypeText = (input.ethertype ?? 'IPv4').toLowerCase();
     if (ethertypeText !== 'ipv4' && ethertypeText !== 'ipv6')
-      throw badRequest(
+      throw invalidRule(
+        'SecurityGroupRuleInvalidEtherType',
         `Security group rule for ethertype '${input.ethertype ?? ''}' not supported. Allowed values are ['IPv4', 'IPv6'].`,
       );
     const ethertype = ethertypeText === 'ipv4' ? 'IPv4' : 'IPv6';
@@ -560,43 +574,61 @@ export class SecurityGroups {
     const number = protocolNumber(protocol);
     if (min !== null || max !== null) {
       if (number === undefined)
-        throw badRequest('Must also specify protocol if port range is given.');
+        throw invalidRule(
+          'SecurityGroupProtocolRequiredWithPorts',
+          'Must also specify protocol if port range is given.',
+        );
       if (PORTED.has(number)) {
-        if (min === 0 || max === 0) throw badRequest('Invalid value for port 0');
+        if (min === 0 || max === 0)
+          throw invalidRule('SecurityGroupInvalidPortValue', 'Invalid value for port 0');
         if (min === null || max === null || min > max)
-          throw badRequest('For TCP/UDP protocols, port_range_min must be <= port_range_max');
+          throw invalidRule(
+            'SecurityGroupInvalidPortRange',
+            'For TCP/UDP protocols, port_range_min must be <= port_range_max',
+          );
       } else if (number === 1 || number === 58) {
         if (min !== null && min > 255)
-          throw badRequest(
+          throw invalidRule(
+            'SecurityGroupInvalidIcmpValue',
             `Invalid value for ICMP type (port_range_min) ${min}. It must be 0 to 255.`,
           );
         if (max !== null && max > 255)
-          throw badRequest(
+          throw invalidRule(
+            'SecurityGroupInvalidIcmpValue',
             `Invalid value for ICMP code (port_range_max) ${max}. It must be 0 to 255.`,
           );
         if (min === null && max !== null)
-          throw badRequest(
+          throw invalidRule(
+            'SecurityGroupMissingIcmpType',
             `ICMP code (port-range-max) ${max} is provided but ICMP type (port-range-min) is missing.`,
           );
       } else
-        throw badRequest(
+        throw invalidRule(
+          'SecurityGroupInvalidProtocolForPort',
           `Ports cannot be specified for protocol ${number}. Ports are only supported for DCCP, SCTP, TCP, UDP, UDPLITE.`,
         );
     }
     if (prefix !== null) {
       const parsed = parsePrefix(prefix);
       if (parsed && `IPv${parsed.version}` !== ethertype)
-        throw badRequest(`Conflicting value ethertype ${ethertype} for CIDR ${prefix}`);
+        throw invalidRule(
+          'SecurityGroupRuleParameterConflict',
+          `Conflicting value ethertype ${ethertype} for CIDR ${prefix}`,
+        );
     }
     if (number !== undefined && IPV6_ONLY.has(number) && ethertype === 'IPv4')
-      throw badRequest(`Invalid ethertype IPv4 for protocol ${protocol ?? ''}.`);
+      throw invalidRule(
+        'SecurityGroupEthertypeConflictWithProtocol',
+        `Invalid ethertype IPv4 for protocol ${protocol ?? ''}.`,
+      );
     const remotes = [
       prefix,
       input.remoteGroupId ?? null,
       input.remoteAddressGroupId ?? null,
     ].filter((r) => r !== null);
     if (remotes.length > 1)
-      throw badRequest(
+      throw invalidRule(
+        'SecurityGroupMultipleRemoteEntites',
         'Only one of remote_ip_prefix or remote_group_id or remote_address_group_id may be provided.',
       );
     if (input.remoteAddressGroupId !== undefined && input.remoteAddressGroupId !== null)
@@ -617,7 +649,7 @@ export class SecurityGroups {
       remote_ip_prefix: prefix,
       remote_group_id: input.remoteGroupId ?? null,
       description: input.description ?? '',
-      revision_number: 0,
+      revision_number: 1,
       created_at: at,
       updated_at: at,
     };
@@ -685,6 +717,11 @@ function ruleNotFound(id: string): Error {
   return notFound('security group rule', id, `Security group rule ${id} does not exist`);
 }
 
-function defaultExists(): Error {
-  return conflict('SecurityGroupDefaultAlreadyExists', 'Default security group already exists.');
+/**
+ * upstream's `name_not_default` validator: no group but the project's own default may be called
+ * `default`, in any case. @throws ConflictError (409) SecurityGroupDefaultAlreadyExists.
+ */
+export function checkNotDefaultName(name: string): void {
+  if (name.toLowerCase() === DEFAULT_NAME)
+    throw conflict('SecurityGroupDefaultAlreadyExists', 'Default security group already exists.');
 }

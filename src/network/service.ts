@@ -6,18 +6,24 @@ import { PolicyEnforcer } from '../common/policy/enforcer.ts';
 import type { Service, ServiceContext } from '../common/service.ts';
 import type { ApiDeps } from './api/context.ts';
 import { extensionRoutes } from './api/extensions.ts';
+import { floatingIpRoutes } from './api/floating-ips.ts';
+import { ipAvailabilityRoutes } from './api/ip-availability.ts';
 import { networkRoutes } from './api/networks.ts';
 import { portRoutes } from './api/ports.ts';
 import { quotaRoutes } from './api/quotas.ts';
+import { routerRoutes } from './api/routers.ts';
 import { securityGroupRoutes } from './api/security-groups.ts';
 import { subnetRoutes } from './api/subnets.ts';
 import { tagRoutes } from './api/tags.ts';
 import type { NetworkConfig } from './config.ts';
 import type { NetworkDatabase } from './db/schema.ts';
+import { FloatingIps } from './floating-ips.ts';
+import { IpAvailability } from './ip-availability.ts';
 import { Networks } from './networks.ts';
 import { NETWORK_POLICY } from './policy.ts';
 import { Ports } from './ports.ts';
 import { Quotas } from './quotas.ts';
+import { Routers } from './routers.ts';
 import { SecurityGroups } from './security-groups.ts';
 import { Subnets } from './subnets.ts';
 import { Tags } from './tags.ts';
@@ -32,7 +38,10 @@ const RESOURCES = [
   ['port', 'ports'],
   ['security_group', 'security-groups'],
   ['security_group_rule', 'security-group-rules'],
+  ['router', 'routers'],
+  ['floatingip', 'floatingips'],
   ['quota', 'quotas'],
+  ['network_ip_availability', 'network-ip-availabilities'],
 ] as const;
 
 export type NetworkServiceOptions = { now?: () => Date };
@@ -48,12 +57,16 @@ export function createNetworkService(
   const subnets = new Subnets(db, config, now);
   const groups = new SecurityGroups(db, now);
   const ports = new Ports(db, config, subnets, groups, now);
+  const routers = new Routers(db, networks, subnets, ports, now);
+  const floatingIps = new FloatingIps(db, { networks, subnets, ports, routers }, now);
   const quotas = new Quotas(db, config, {
     network: (p) => networks.count(p),
     subnet: (p) => subnets.count(p),
     port: (p) => ports.count(p),
     security_group: async (p) => (await groups.count(p)).groups,
     security_group_rule: async (p) => (await groups.count(p)).rules,
+    router: (p) => routers.count(p),
+    floatingip: (p) => floatingIps.count(p),
   });
   const deps: ApiDeps = {
     db,
@@ -61,6 +74,8 @@ export function createNetworkService(
     subnets,
     ports,
     groups,
+    routers,
+    floatingIps,
     quotas,
     policy: new PolicyEnforcer(NETWORK_POLICY, { enforceScope: false }),
     config,
@@ -105,8 +120,11 @@ export function createNetworkService(
     subnetRoutes(v2, deps);
     portRoutes(v2, deps);
     securityGroupRoutes(v2, deps);
+    routerRoutes(v2, deps);
+    floatingIpRoutes(v2, deps);
     quotaRoutes(v2, deps);
     tagRoutes(v2, deps, new Tags(db, now));
+    ipAvailabilityRoutes(v2, deps, new IpAvailability(db, networks, subnets));
   });
   return { name: 'network', app, close: async () => undefined };
 }

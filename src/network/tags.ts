@@ -10,15 +10,18 @@ import type { Db } from './standard.ts';
 
 /** URL collection → table. */
 export const TAGGED: Readonly<
-  Record<string, 'networks' | 'subnets' | 'ports' | 'security_groups'>
+  Record<string, 'networks' | 'subnets' | 'ports' | 'security_groups' | 'routers' | 'floatingips'>
 > = {
   networks: 'networks',
   subnets: 'subnets',
   ports: 'ports',
   'security-groups': 'security_groups',
+  routers: 'routers',
+  floatingips: 'floatingips',
 };
 
 const MAX_TAGS = 50;
+const MAX_TAG_LENGTH = 255;
 
 export class Tags {
   readonly #db: Db;
@@ -47,14 +50,14 @@ export class Tags {
     tags: readonly string[],
     replace: boolean,
   ): Promise<string[]> {
-    for (const tag of tags) check(tag);
+    for (const tag of tags) checkTag(tag);
     await withRetry(() =>
       this.#db.transaction().execute(async (trx) => {
         const current = replace ? [] : await this.list(type, id, trx);
         const next = [...new Set([...current, ...tags])];
         if (next.length > MAX_TAGS)
           throw new BadRequestError(
-            `Bad ${type.replace(/s$/, '')} request: The number of tags exceed the per-resource limit of ${MAX_TAGS}.`,
+            `Bad ${tagResourceName(type)} request: The number of tags exceed the per-resource limit of ${MAX_TAGS}.`,
             'network.bad_request',
             { details: { type: 'BadRequest' } },
           );
@@ -110,7 +113,17 @@ export class Tags {
   }
 }
 
-function check(tag: string): void {
-  if (typeof tag !== 'string' || tag === '' || tag.length > 255 || tag.includes(','))
-    throw invalidInput(`'${String(tag)}' is not a valid tag`);
+/**
+ * neutron-lib's validate_string(tag, 255). @throws BadRequestError (400) InvalidInput worded as
+ * upstream words it.
+ */
+export function checkTag(tag: unknown): void {
+  if (typeof tag !== 'string') throw invalidInput(`'${JSON.stringify(tag)}' is not a valid string`);
+  if (tag.length > MAX_TAG_LENGTH)
+    throw invalidInput(`'${tag}' exceeds maximum length of ${MAX_TAG_LENGTH}`);
+}
+
+/** The resource name upstream's tag errors print for a URL collection (`security_groups`). */
+export function tagResourceName(collection: string): string {
+  return collection.replace(/-/g, '_');
 }

@@ -120,15 +120,16 @@ describe('network: ports', () => {
     const p1 = h.token('p1');
     const net = await h.network('n', {}, p1);
     await h.subnet(net.id, '198.18.0.0/24', {}, p1);
+    // The DHCP port first: it takes the lowest free address, which a random pick could take.
+    const dhcp = await h.port(net.id, { device_owner: 'network:dhcp' }, p1);
+    assert.deepEqual(dhcp.security_groups, []);
+    assert.equal(dhcp.fixed_ips[0].ip_address, '198.18.0.2');
     const port = await h.port(net.id, {}, p1);
     const groups = (await h.call('GET', '/v2.0/security-groups', { token: p1 })).body
       .security_groups;
     assert.equal(groups.length, 1);
     assert.equal(groups[0].name, 'default');
     assert.deepEqual(port.security_groups, [groups[0].id]);
-    const dhcp = await h.port(net.id, { device_owner: 'network:dhcp' }, p1);
-    assert.deepEqual(dhcp.security_groups, []);
-    assert.equal(dhcp.fixed_ips[0].ip_address, '198.18.0.2');
     const open = await h.port(net.id, { port_security_enabled: false }, p1);
     assert.deepEqual(open.security_groups, []);
     const conflict = await h.call('POST', '/v2.0/ports', {

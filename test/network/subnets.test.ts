@@ -2,7 +2,7 @@
  * Subnets over HTTP: defaults (gateway, pools) per family, the validation rules and their
  * wording, overlap within a network only, updates, and deletion while addresses are in use.
  */
-/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-call --
+/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return --
    response bodies are untyped JSON these tests assert on field by field. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -307,5 +307,41 @@ describe('network: subnets', () => {
       (await h.call('DELETE', `/v2.0/subnets/${sharedSubnet.id}`, { token: p1 })).status,
       403,
     );
+  });
+
+  it('reports IP availability per network and subnet, to admins only', async (t) => {
+    const h = await networkHarness(t);
+    const net = await h.network('n');
+    const v4 = await h.subnet(net.id, '198.18.0.0/24');
+    const v6 = await h.subnet(net.id, '2001:db8::/64');
+    await h.network('empty');
+    await h.port(net.id);
+    await h.port(net.id, { device_owner: 'network:dhcp' });
+    const shown = await h.call('GET', `/v2.0/network-ip-availabilities/${net.id}`);
+    assert.equal(shown.status, 200, shown.text);
+    const a = shown.body.network_ip_availability;
+    assert.equal(a.network_name, 'n');
+    const bySubnet = new Map(a.subnet_ip_availability.map((s: any) => [s.subnet_id, s]));
+    assert.deepEqual(bySubnet.get(v4.id), {
+      subnet_id: v4.id,
+      subnet_name: '',
+      cidr: '198.18.0.0/24',
+      ip_version: 4,
+      total_ips: 253,
+      used_ips: 2,
+    });
+    assert.equal((bySubnet.get(v6.id) as any).total_ips, 2 ** 64 - 1);
+    const v4only = await h.call('GET', '/v2.0/network-ip-availabilities?ip_version=4');
+    assert.deepEqual(
+      v4only.body.network_ip_availabilities.map((n: any) => n.network_name),
+      ['n'],
+    );
+    const member = await h.call('GET', '/v2.0/network-ip-availabilities', { token: h.token('p1') });
+    assert.equal(member.status, 403);
+    const missing = await h.call(
+      'GET',
+      '/v2.0/network-ip-availabilities/00000000-0000-0000-0000-000000000000',
+    );
+    assert.equal(neutronError(missing).type, 'NetworkNotFound');
   });
 });

@@ -70,7 +70,7 @@ export const EXTENSIONS: readonly Extension[] = [
   ),
   ext(
     'standard-attr-tag',
-    'Tag support for resources with standard attribute: port, subnet, network, security_group',
+    'Tag support for resources with standard attribute: port, subnet, network, security_group, router, floatingip',
     'Enables to set tag on resources with standard attribute.',
     '2017-01-01T00:00:00-00:00',
   ),
@@ -206,6 +206,66 @@ export const EXTENSIONS: readonly Extension[] = [
     "Security group rule belongs to the project's default security group",
     "Flag to determine if the security group rule belongs to the project's default security group",
     '2023-07-28T00:00:00-00:00',
+  ),
+  ext(
+    'router',
+    'Neutron L3 Router',
+    'Router abstraction for basic L3 forwarding between L2 Neutron networks and access to external networks via a NAT gateway.',
+    '2012-07-20T10:00:00-00:00',
+  ),
+  ext(
+    'ext-gw-mode',
+    'Neutron L3 Configurable external gateway mode',
+    'Extension of the router abstraction for specifying whether SNAT should occur on the external gateway',
+    '2013-03-28T10:00:00-00:00',
+  ),
+  ext(
+    'extraroute',
+    'Neutron Extra Route',
+    'Extra routes configuration for L3 router',
+    '2013-02-01T10:00:00-00:00',
+  ),
+  ext(
+    'router_availability_zone',
+    'Router Availability Zone',
+    'Availability zone support for router.',
+    '2015-01-01T10:00:00-00:00',
+  ),
+  ext(
+    'fip-port-details',
+    'Floating IP Port Details Extension',
+    'Add port_details attribute to Floating IP resource',
+    '2018-04-09T10:00:00-00:00',
+  ),
+  ext(
+    'floating-ip-port-forwarding',
+    'Floating IP Port Forwarding',
+    'Allow port forwarding from floating IP port to an internal port',
+    '2018-04-24T00:00:00-00:00',
+  ),
+  ext(
+    'expose-port-forwarding-in-fip',
+    'Expose Floating IP port forwardings',
+    'Expose port forwarding fields in floating IP response',
+    '2019-04-25T00:00:00-00:00',
+  ),
+  ext(
+    'floating-ip-port-forwarding-description',
+    'Floating IP Port Forwarding new attribute description',
+    'Add a description field to Port Forwarding rules',
+    '2019-11-01T10:00:00-00:00',
+  ),
+  ext(
+    'floating-ip-port-forwarding-port-ranges',
+    'Floating IP Port Forwarding support port ranges',
+    'Add support to port ranges',
+    '2021-02-04T10:00:00-00:00',
+  ),
+  ext(
+    'network-ip-availability',
+    'Network IP Availability',
+    'Provides IP availability data for each network and subnet.',
+    '2015-09-24T00:00:00-00:00',
   ),
 ];
 

@@ -1,10 +1,10 @@
 /** `/v2.0/quotas`: limits per project, their defaults, and usage details. */
 import Type from 'typebox';
 import type { App } from '../../common/http/app.ts';
-import { ApiError } from '../../common/errors.ts';
+import { ApiError, ForbiddenError } from '../../common/errors.ts';
 import { badRequest } from '../errors.ts';
 import { QUOTA_RESOURCES } from '../quotas.ts';
-import { authorize, unwrap, type ApiDeps } from './context.ts';
+import { authorize, unwrap, viewerOf, type ApiDeps } from './context.ts';
 
 const ProjectParams = Type.Object({ project: Type.String({ maxLength: 255 }) });
 
@@ -12,7 +12,8 @@ export function quotaRoutes(app: App, deps: ApiDeps): void {
   const { quotas } = deps;
 
   app.get('/v2.0/quotas', async (request) => {
-    authorize(request, deps, 'update_quota', {});
+    // Listing every project's limits is the admin's: no project matches an empty target.
+    authorize(request, deps, 'get_quota', {});
     const out = [];
     for (const project of await quotas.projects())
       out.push({ ...(await quotas.limits(project)), project_id: project, tenant_id: project });
@@ -56,7 +57,12 @@ export function quotaRoutes(app: App, deps: ApiDeps): void {
     '/v2.0/quotas/:project/details',
     { schema: { params: ProjectParams } },
     async (request) => {
-      authorize(request, deps, 'get_quota', { project_id: request.params.project });
+      if (request.params.project !== request.auth.projectId && !viewerOf(request, deps).isAdmin)
+        throw new ForbiddenError(
+          'User does not have admin privileges: Only admin is authorized to access quotas for another project.',
+          'network.admin_required',
+          { details: { type: 'AdminRequired' } },
+        );
       const [limits, used] = await Promise.all([
         quotas.limits(request.params.project),
         quotas.used(request.params.project),

@@ -1,6 +1,12 @@
 /** `/v2.0/security-groups` and `/v2.0/security-group-rules`. */
 import type { App } from '../../common/http/app.ts';
-import { RULE_LIST, SECURITY_GROUP_LIST, type RuleInput } from '../security-groups.ts';
+import { invalidAttribute } from '../errors.ts';
+import {
+  checkNotDefaultName,
+  RULE_LIST,
+  SECURITY_GROUP_LIST,
+  type RuleInput,
+} from '../security-groups.ts';
 import { requiredRevision } from '../standard.ts';
 import {
   authorize,
@@ -78,13 +84,19 @@ export function securityGroupRoutes(app: App, deps: ApiDeps): void {
     checkKeys(attrs, GROUP, 'POST');
     const projectId = owningProject(attrs, viewer);
     authorize(request, deps, 'create_security_group', { project_id: projectId });
-    await deps.quotas.check(projectId, 'security_group');
-    await deps.quotas.check(projectId, 'security_group_rule', 2);
     const input: { projectId: string; name?: string; description?: string; stateful?: boolean } = {
       projectId,
     };
     const name = str(attrs, 'name');
-    if (name !== undefined) input.name = name;
+    if (name !== undefined) {
+      checkNotDefaultName(name);
+      input.name = name;
+    }
+    // The default group (and its four rules) comes first, so the new group's two rules are
+    // counted on top of them, as upstream's create_security_group does.
+    await groups.ensureDefault(projectId);
+    await deps.quotas.check(projectId, 'security_group');
+    await deps.quotas.check(projectId, 'security_group_rule', 2);
     const description = str(attrs, 'description');
     if (description !== undefined) input.description = description;
     const stateful = bool(attrs, 'stateful');
@@ -150,6 +162,8 @@ export function securityGroupRoutes(app: App, deps: ApiDeps): void {
     checkKeys(attrs, RULE, 'POST');
     const groupId = required(uuid(attrs, 'security_group_id'), 'security_group_id');
     const direction = required(str(attrs, 'direction'), 'direction');
+    if (direction !== 'ingress' && direction !== 'egress')
+      throw invalidAttribute('direction', `${direction} is not in valid_values`);
     const group = await groups.get(viewer, groupId);
     const projectId =
       attrs['project_id'] !== undefined || attrs['tenant_id'] !== undefined

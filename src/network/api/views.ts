@@ -3,7 +3,9 @@
  * lists. Provider attributes and port bindings (except the vNIC type) are shown to admins only,
  * as upstream's default policy hides them.
  */
+import type { FloatingIp } from '../floating-ips.ts';
 import type { Network } from '../networks.ts';
+import type { Router } from '../routers.ts';
 import type { Port } from '../ports.ts';
 import { normalizedCidr, type SecurityGroup, type SecurityGroupRule } from '../security-groups.ts';
 import { standardView, timestamp } from '../standard.ts';
@@ -129,5 +131,88 @@ export function securityGroupView(group: SecurityGroup): View {
       ...ruleView(rule, group.isDefault),
       tags: [],
     })),
+  };
+}
+
+export function routerView(router: Router, admin: boolean): View {
+  const r = router.row;
+  return {
+    ...standardView(r, router.tags),
+    admin_state_up: fromDbBoolean(r.admin_state_up),
+    status: r.status,
+    external_gateway_info:
+      router.gateway === null
+        ? null
+        : {
+            network_id: router.gateway.networkId,
+            enable_snat: fromDbBoolean(r.enable_snat),
+            external_fixed_ips: router.gateway.fixedIps.map((f) => ({
+              subnet_id: f.subnetId,
+              ip_address: f.ipAddress,
+            })),
+          },
+    routes: router.routes.map((x) => ({ destination: x.destination, nexthop: x.nexthop })),
+    availability_zone_hints: JSON.parse(r.availability_zone_hints) as string[],
+    availability_zones: [],
+    flavor_id: null,
+    ...(admin ? { distributed: false, ha: false } : {}),
+  };
+}
+
+/** A port forwarding, with single ports shown both as numbers and as `N:N` ranges. */
+export function forwardingView(f: FloatingIp['forwardings'][number]): View {
+  const range = (start: number, end: number): string => `${start}:${end}`;
+  return {
+    id: f.id,
+    protocol: f.protocol,
+    internal_ip_address: f.internal_ip_address,
+    internal_port_id: f.internal_port_id,
+    ...(f.internal_port_start === f.internal_port_end
+      ? { internal_port: f.internal_port_start }
+      : {}),
+    ...(f.external_port_start === f.external_port_end
+      ? { external_port: f.external_port_start }
+      : {}),
+    internal_port_range: range(f.internal_port_start, f.internal_port_end),
+    external_port_range: range(f.external_port_start, f.external_port_end),
+    description: f.description,
+  };
+}
+
+export function floatingIpView(fip: FloatingIp): View {
+  const r = fip.row;
+  const { name: _name, ...standard } = standardView(r, fip.tags);
+  const port = fip.port;
+  return {
+    ...standard,
+    floating_ip_address: r.floating_ip_address,
+    floating_network_id: r.floating_network_id,
+    router_id: r.router_id,
+    port_id: r.fixed_port_id,
+    fixed_ip_address: r.fixed_ip_address,
+    status: r.status,
+    port_details:
+      port === undefined
+        ? null
+        : {
+            name: port.row.name,
+            network_id: port.row.network_id,
+            mac_address: port.row.mac_address,
+            admin_state_up: fromDbBoolean(port.row.admin_state_up),
+            status: port.row.status,
+            device_id: port.row.device_id,
+            device_owner: port.row.device_owner,
+          },
+    port_forwardings: fip.forwardings.map((f) => {
+      const v = forwardingView(f);
+      return {
+        id: v['id'],
+        protocol: v['protocol'],
+        internal_ip_address: v['internal_ip_address'],
+        internal_port_id: v['internal_port_id'],
+        ...(v['internal_port'] !== undefined ? { internal_port: v['internal_port'] } : {}),
+        ...(v['external_port'] !== undefined ? { external_port: v['external_port'] } : {}),
+      };
+    }),
   };
 }

@@ -147,6 +147,51 @@ async function initial(db: Kysely<unknown>, _dialect: DialectName): Promise<void
     .addPrimaryKeyConstraint('tags_pk', ['resource_type', 'resource_id', 'tag'])
     .execute();
   await s.createIndex('tags_tag').on('tags').columns(['resource_type', 'tag']).execute();
+  await standard(s.createTable('routers'))
+    .addColumn('admin_state_up', t.boolean, (c) => c.notNull())
+    .addColumn('status', t.key, (c) => c.notNull())
+    .addColumn('gw_port_id', t.uuid)
+    .addColumn('enable_snat', t.boolean, (c) => c.notNull())
+    .addColumn('routes', t.json, (c) => c.notNull())
+    .addColumn('availability_zone_hints', t.json, (c) => c.notNull())
+    .execute();
+  await s.createIndex('routers_project').on('routers').column('project_id').execute();
+  await standard(s.createTable('floatingips'))
+    .addColumn('floating_ip_address', t.key, (c) => c.notNull())
+    .addColumn('floating_network_id', t.uuid, (c) => c.notNull())
+    .addColumn('floating_port_id', t.uuid, (c) => c.notNull())
+    .addColumn('fixed_port_id', t.uuid)
+    .addColumn('fixed_ip_address', t.key)
+    .addColumn('router_id', t.uuid)
+    .addColumn('status', t.key, (c) => c.notNull())
+    .addUniqueConstraint('floatingips_fixed', [
+      'floating_network_id',
+      'fixed_port_id',
+      'fixed_ip_address',
+    ])
+    .execute();
+  await s.createIndex('floatingips_project').on('floatingips').column('project_id').execute();
+  await s
+    .createTable('port_forwardings')
+    .addColumn('id', t.uuid, (c) => c.primaryKey())
+    .addColumn('floatingip_id', t.uuid, (c) =>
+      c.notNull().references('floatingips.id').onDelete('cascade'),
+    )
+    .addColumn('project_id', t.key, (c) => c.notNull())
+    .addColumn('protocol', t.key, (c) => c.notNull())
+    .addColumn('internal_port_id', t.uuid, (c) => c.notNull())
+    .addColumn('internal_ip_address', t.key, (c) => c.notNull())
+    .addColumn('internal_port_start', t.integer, (c) => c.notNull())
+    .addColumn('internal_port_end', t.integer, (c) => c.notNull())
+    .addColumn('external_port_start', t.integer, (c) => c.notNull())
+    .addColumn('external_port_end', t.integer, (c) => c.notNull())
+    .addColumn('description', t.name, (c) => c.notNull())
+    .execute();
+  await s
+    .createIndex('port_forwardings_fip')
+    .on('port_forwardings')
+    .column('floatingip_id')
+    .execute();
 }
 
 export const NETWORK_MIGRATIONS: readonly Migration[] = [

@@ -112,6 +112,42 @@ export type QuotaRow = { project_id: string; resource: string; hard_limit: numbe
 
 export type TagRow = { resource_type: string; resource_id: string; tag: string };
 
+export type RouterRow = Standard & {
+  admin_state_up: number;
+  status: string;
+  /** The router's port on its external network (`network:router_gateway`), if it has one. */
+  gw_port_id: string | null;
+  enable_snat: number;
+  /** JSON: [{destination, nexthop}]. */
+  routes: string;
+  availability_zone_hints: string;
+};
+
+export type FloatingIpRow = Standard & {
+  floating_ip_address: string;
+  floating_network_id: string;
+  /** Its port on the external network (`network:floatingip`). */
+  floating_port_id: string;
+  fixed_port_id: string | null;
+  fixed_ip_address: string | null;
+  router_id: string | null;
+  status: string;
+};
+
+export type PortForwardingRow = {
+  id: string;
+  floatingip_id: string;
+  project_id: string;
+  protocol: string;
+  internal_port_id: string;
+  internal_ip_address: string;
+  internal_port_start: number;
+  internal_port_end: number;
+  external_port_start: number;
+  external_port_end: number;
+  description: string;
+};
+
 export type NetworkDatabase = {
   networks: NetworkRow;
   subnets: SubnetRow;
@@ -123,4 +159,7 @@ export type NetworkDatabase = {
   default_security_groups: DefaultSecurityGroupRow;
   quotas: QuotaRow;
   tags: TagRow;
+  routers: RouterRow;
+  floatingips: FloatingIpRow;
+  port_forwardings: PortForwardingRow;
 };

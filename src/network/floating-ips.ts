@@ -1,0 +1,520 @@
+/**
+ * Floating IPs: an IPv4 address on an external network (held by a `network:floatingip` port),
+ * associated with one fixed IPv4 address of a project port through the router that connects the
+ * port's subnet to that external network; and port forwardings from a floating IP's ports to an
+ * internal port.
+ */
+import { sql, type Expression, type SqlBool } from 'kysely';
+import { DuplicateKeyError, toDbTimestamp, withRetry } from '../common/db/portable.ts';
+import { ApiError, BadRequestError } from '../common/errors.ts';
+import type { FloatingIpRow, PortForwardingRow } from './db/schema.ts';
+import { conflict, notFound } from './errors.ts';
+import { parseAddress } from './ip.ts';
+import { selectPage, type ListQuery, type ListSpec } from './listing.ts';
+import type { Networks } from './networks.ts';
+import type { Port, Ports } from './ports.ts';
+import type { Routers } from './routers.ts';
+import { checkRevision, newId, tagsOf, type Db, type Viewer } from './standard.ts';
+import type { Subnets } from './subnets.ts';
+
+export type FloatingIp = {
+  readonly row: FloatingIpRow;
+  readonly tags: readonly string[];
+  readonly forwardings: readonly PortForwardingRow[];
+  /** The associated port's details, when there is one. */
+  readonly port: Port | undefined;
+};
+
+export type FloatingIpInput = {
+  projectId: string;
+  floatingNetworkId: string;
+  floatingIpAddress?: string;
+  subnetId?: string;
+  portId?: string | null;
+  fixedIpAddress?: string;
+  description?: string;
+};
+
+export type ForwardingInput = {
+  protocol: string;
+  internalPortId: string;
+  internalIpAddress?: string;
+  internalPort: [number, number];
+  externalPort: [number, number];
+  description?: string;
+};
+
+export const FLOATING_IP_LIST: ListSpec = {
+  attrs: {
+    id: { column: 'id', kind: 'string' },
+    description: { column: 'description', kind: 'string' },
+    tenant_id: { column: 'project_id', kind: 'string' },
+    project_id: { column: 'project_id', kind: 'string' },
+    floating_ip_address: { column: 'floating_ip_address', kind: 'string' },
+    floating_network_id: { column: 'floating_network_id', kind: 'string' },
+    port_id: { column: 'fixed_port_id', kind: 'string', nullable: true },
+    fixed_ip_address: { column: 'fixed_ip_address', kind: 'string', nullable: true },
+    router_id: { column: 'router_id', kind: 'string', nullable: true },
+    status: { column: 'status', kind: 'string' },
+    revision_number: { column: 'revision_number', kind: 'int' },
+  },
+  tagType: 'floatingips',
+};
+
+export const FORWARDING_PROTOCOLS = ['tcp', 'udp', 'icmp', 'ipv6-icmp', 'sctp', 'dccp'] as const;
+
+function badFip(message: string): BadRequestError {
+  return new BadRequestError(`Bad floatingip request: ${message}.`, 'network.bad_request', {
+    details: { type: 'BadRequest' },
+  });
+}
+
+function badForwarding(message: string): BadRequestError {
+  return new BadRequestError(`Bad port_forwarding request: ${message}.`, 'network.bad_request', {
+    details: { type: 'BadRequest' },
+  });
+}
+
+function fipNotFound(id: string): Error {
+  return notFound('floating IP', id, `Floating IP ${id} could not be found`);
+}
+
+function visibleFips(viewer: Viewer): Expression<SqlBool> | undefined {
+  if (viewer.isAdmin) return undefined;
+  return sql<SqlBool>`floatingips.project_id = ${viewer.projectId ?? ''}`;
+}
+
+const SYSTEM: Viewer = { projectId: undefined, isAdmin: true };
+
+export class FloatingIps {
+  readonly #db: Db;
+  readonly #networks: Networks;
+  readonly #subnets: Subnets;
+  readonly #ports: Ports;
+  readonly #routers: Routers;
+  readonly #now: () => Date;
+
+  constructor(
+    db: Db,
+    deps: { networks: Networks; subnets: Subnets; ports: Ports; routers: Routers },
+    now: () => Date = () => new Date(),
+  ) {
+    this.#db = db;
+    this.#networks = deps.networks;
+    this.#subnets = deps.subnets;
+    this.#ports = deps.ports;
+    this.#routers = deps.routers;
+    this.#now = now;
+  }
+
+  async #row(viewer: Viewer, id: string): Promise<FloatingIpRow> {
+    const visible = visibleFips(viewer);
+    const row = await this.#db
+      .selectFrom('floatingips')
+      .selectAll()
+      .where('id', '=', id)
+      .$if(visible !== undefined, (q) => q.where(visible as Expression<SqlBool>))
+      .executeTakeFirst();
+    if (!row) throw fipNotFound(id);
+    return row;
+  }
+
+  /** @throws NotFoundError (404) FloatingIPNotFound. */
+  async get(viewer: Viewer, id: string): Promise<FloatingIp> {
+    const [fip] = await this.#hydrate([await this.#row(viewer, id)]);
+    return fip as FloatingIp;
+  }
+
+  async list(viewer: Viewer, query: ListQuery): Promise<FloatingIp[]> {
+    const visible = visibleFips(viewer);
+    const rows = await selectPage(this.#db, 'floatingips', query, visible ? [visible] : [], {
+      tagType: 'floatingips',
+      missingMarker: fipNotFound,
+    });
+    return this.#hydrate(rows);
+  }
+
+  async #hydrate(rows: readonly FloatingIpRow[]): Promise<FloatingIp[]> {
+    if (rows.length === 0) return [];
+    const ids = rows.map((r) => r.id);
+    const tags = await tagsOf(this.#db, 'floatingips', ids);
+    const forwardings = new Map<string, PortForwardingRow[]>(ids.map((id) => [id, []]));
+    for (const f of await this.#db
+      .selectFrom('port_forwardings')
+      .selectAll()
+      .where('floatingip_id', 'in', ids)
+      .orderBy('id')
+      .execute())
+      forwardings.get(f.floatingip_id)?.push(f);
+    const ports = new Map<string, Port>();
+    for (const row of rows)
+      if (row.fixed_port_id !== null && !ports.has(row.fixed_port_id)) {
+        const port = await this.#ports.get(SYSTEM, row.fixed_port_id).catch(() => undefined);
+        if (port) ports.set(row.fixed_port_id, port);
+      }
+    return rows.map((row) => ({
+      row,
+      tags: tags.get(row.id) ?? [],
+      forwardings: forwardings.get(row.id) ?? [],
+      port: row.fixed_port_id === null ? undefined : ports.get(row.fixed_port_id),
+    }));
+  }
+
+  /**
+   * @throws BadRequestError (400) for a network that is not external or has no IPv4 subnet, and
+   *   for association problems; ConflictError (409) for a taken address.
+   */
+  async create(viewer: Viewer, input: FloatingIpInput): Promise<FloatingIp> {
+    const network = await this.#networks.get(SYSTEM, input.floatingNetworkId);
+    if (network.row.external !== 1)
+      throw badFip(`Network ${input.floatingNetworkId} is not a valid external network`);
+    const v4 = (await this.#subnets.ofNetwork(network.row.id)).filter(
+      (s) => s.row.ip_version === 4,
+    );
+    if (v4.length === 0) throw badFip(`Network ${network.row.id} does not contain any IPv4 subnet`);
+    const id = newId();
+    const association =
+      input.portId !== undefined && input.portId !== null
+        ? await this.#association(
+            viewer,
+            input.projectId,
+            id,
+            network.row.id,
+            input.portId,
+            input.fixedIpAddress,
+          )
+        : undefined;
+    if (input.fixedIpAddress !== undefined && association === undefined)
+      throw badFip('fixed_ip_address cannot be specified without a port_id');
+    const fixedIps =
+      input.floatingIpAddress !== undefined || input.subnetId !== undefined
+        ? [
+            {
+              ...(input.subnetId !== undefined ? { subnetId: input.subnetId } : {}),
+              ...(input.floatingIpAddress !== undefined
+                ? { ipAddress: input.floatingIpAddress }
+                : {}),
+            },
+          ]
+        : [{ subnetId: (v4[0] as (typeof v4)[number]).row.id }];
+    let port: Port;
+    try {
+      port = await this.#ports.create(SYSTEM, network.row, {
+        projectId: '',
+        name: '',
+        deviceId: id,
+        deviceOwner: 'network:floatingip',
+        fixedIps,
+      });
+    } catch (err) {
+      if (err instanceof ApiError && err.details?.['type'] === 'IpAddressGenerationFailure')
+        throw new BadRequestError(
+          `Unable to find any IP address on external network ${network.row.id}.`,
+          'network.bad_request',
+          {
+            details: { type: 'ExternalIpAddressExhausted' },
+          },
+        );
+      throw err;
+    }
+    const address = port.fixedIps.find((f) => !f.ipAddress.includes(':'))?.ipAddress ?? '';
+    const at = toDbTimestamp(this.#now());
+    try {
+      await this.#db
+        .insertInto('floatingips')
+        .values({
+          id,
+          project_id: input.projectId,
+          name: '',
+          description: input.description ?? '',
+          revision_number: 0,
+          created_at: at,
+          updated_at: at,
+          floating_ip_address: address,
+          floating_network_id: network.row.id,
+          floating_port_id: port.row.id,
+          fixed_port_id: association?.portId ?? null,
+          fixed_ip_address: association?.fixedIp ?? null,
+          router_id: association?.routerId ?? null,
+          status: association ? 'ACTIVE' : 'DOWN',
+        })
+        .execute();
+    } catch (err) {
+      await this.#ports.delete(SYSTEM, port.row.id, undefined, true);
+      if (err instanceof DuplicateKeyError && association)
+        throw this.#alreadyAssociated(address, id, association, network.row.id);
+      throw err;
+    }
+    return this.get(SYSTEM, id);
+  }
+
+  #alreadyAssociated(
+    address: string,
+    id: string,
+    a: { portId: string; fixedIp: string },
+    networkId: string,
+  ): Error {
+    return conflict(
+      'FloatingIPPortAlreadyAssociated',
+      `Cannot associate floating IP ${address} (${id}) with port ${a.portId} using fixed IP ${a.fixedIp}, as that fixed IP already has a floating IP on external network ${networkId}.`,
+    );
+  }
+
+  /** Which fixed IP of which port the floating IP maps to, and through which router. */
+  async #association(
+    viewer: Viewer,
+    projectId: string,
+    fipId: string,
+    networkId: string,
+    portId: string,
+    fixedIp: string | undefined,
+  ): Promise<{ portId: string; fixedIp: string; routerId: string }> {
+    const port = await this.#ports.get(viewer, portId);
+    if (!viewer.isAdmin && port.row.project_id !== projectId)
+      throw badFip(
+        `Cannot process floating IP association with Port ${portId}, since that port is owned by a different project`,
+      );
+    if (port.row.device_owner.startsWith('network:'))
+      throw badFip('Port %(id)s is unable to be assigned a floating IP');
+    const v4 = port.fixedIps.filter((f) => !f.ipAddress.includes(':'));
+    let chosen: { subnetId: string; ipAddress: string } | undefined;
+    if (fixedIp !== undefined) {
+      const parsed = parseAddress(fixedIp);
+      if (!parsed || parsed.version !== 4)
+        throw badFip(
+          `Cannot process floating IP association with ${fixedIp}, since that is not an IPv4 address`,
+        );
+      chosen = v4.find((f) => f.ipAddress === fixedIp);
+      if (!chosen) throw badFip(`Port ${portId} does not have fixed ip ${fixedIp}`);
+    } else {
+      if (v4.length === 0)
+        throw badFip(`Cannot add floating IP to port ${portId} that has no fixed IPv4 addresses`);
+      if (v4.length > 1)
+        throw badFip(
+          `Port ${portId} has multiple fixed IPv4 addresses.  Must provide a specific IPv4 address when assigning a floating IP`,
+        );
+      chosen = v4[0];
+    }
+    const subnetId = (chosen as { subnetId: string }).subnetId;
+    const routerId = await this.#routers.routerFor(subnetId, networkId);
+    if (routerId === undefined)
+      throw notFound(
+        'external gateway for floating IP',
+        networkId,
+        `External network ${networkId} is not reachable from subnet ${subnetId}.  Therefore, cannot associate Port ${portId} with a Floating IP.`,
+      );
+    void fipId;
+    return { portId, fixedIp: (chosen as { ipAddress: string }).ipAddress, routerId };
+  }
+
+  /** Associates (`portId`), disassociates (null) or leaves the association (undefined). */
+  async update(
+    viewer: Viewer,
+    id: string,
+    changes: { portId?: string | null; fixedIpAddress?: string; description?: string },
+    revision?: number,
+  ): Promise<FloatingIp> {
+    const fip = await this.get(viewer, id);
+    const row = fip.row;
+    checkRevision(revision, row.revision_number);
+    const set: Partial<FloatingIpRow> = {};
+    if (changes.description !== undefined) set.description = changes.description;
+    if (changes.portId === null) {
+      set.fixed_port_id = null;
+      set.fixed_ip_address = null;
+      set.router_id = fip.forwardings.length > 0 ? row.router_id : null;
+      set.status = 'DOWN';
+    } else if (
+      changes.portId !== undefined &&
+      !(changes.portId === row.fixed_port_id && changes.fixedIpAddress === undefined)
+    ) {
+      if (fip.forwardings.length > 0)
+        throw conflict(
+          'FipInUseByPortForwarding',
+          `Floating IP ${id} in use by Port Forwarding resources.`,
+        );
+      const a = await this.#association(
+        viewer,
+        row.project_id,
+        id,
+        row.floating_network_id,
+        changes.portId,
+        changes.fixedIpAddress,
+      );
+      set.fixed_port_id = a.portId;
+      set.fixed_ip_address = a.fixedIp;
+      set.router_id = a.routerId;
+      set.status = 'ACTIVE';
+    } else if (changes.fixedIpAddress !== undefined && changes.portId === undefined) {
+      throw badFip('fixed_ip_address cannot be specified without a port_id');
+    }
+    if (Object.keys(set).length > 0) {
+      try {
+        await this.#db
+          .updateTable('floatingips')
+          .set({
+            ...set,
+            revision_number: sql<number>`revision_number + 1`,
+            updated_at: toDbTimestamp(this.#now()),
+          })
+          .where('id', '=', id)
+          .execute();
+      } catch (err) {
+        if (err instanceof DuplicateKeyError && set.fixed_port_id)
+          throw this.#alreadyAssociated(
+            row.floating_ip_address,
+            id,
+            { portId: set.fixed_port_id, fixedIp: set.fixed_ip_address ?? '' },
+            row.floating_network_id,
+          );
+        throw err;
+      }
+    }
+    return this.get(viewer, id);
+  }
+
+  async delete(viewer: Viewer, id: string, revision?: number): Promise<FloatingIpRow> {
+    const row = await this.#row(viewer, id);
+    checkRevision(revision, row.revision_number);
+    await withRetry(() =>
+      this.#db.transaction().execute(async (trx) => {
+        await trx.deleteFrom('port_forwardings').where('floatingip_id', '=', id).execute();
+        await trx
+          .deleteFrom('tags')
+          .where('resource_type', '=', 'floatingips')
+          .where('resource_id', '=', id)
+          .execute();
+        await trx.deleteFrom('floatingips').where('id', '=', id).execute();
+      }),
+    );
+    await this.#ports.delete(SYSTEM, row.floating_port_id, undefined, true).catch(() => undefined);
+    return row;
+  }
+
+  async count(projectId: string): Promise<number> {
+    const row = await this.#db
+      .selectFrom('floatingips')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('project_id', '=', projectId)
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  // Port forwardings
+
+  async forwardings(viewer: Viewer, fipId: string): Promise<PortForwardingRow[]> {
+    return [...(await this.get(viewer, fipId)).forwardings];
+  }
+
+  async forwarding(viewer: Viewer, fipId: string, id: string): Promise<PortForwardingRow> {
+    const found = (await this.get(viewer, fipId)).forwardings.find((f) => f.id === id);
+    if (!found) throw notFound('port forwarding', id, `Port Forwarding ${id} could not be found.`);
+    return found;
+  }
+
+  /** @throws BadRequestError (400), ConflictError (409) as upstream words them. */
+  async addForwarding(
+    viewer: Viewer,
+    fipId: string,
+    input: ForwardingInput,
+  ): Promise<PortForwardingRow> {
+    const fip = await this.get(viewer, fipId);
+    if (fip.row.fixed_port_id !== null)
+      throw this.#alreadyAssociated(
+        fip.row.floating_ip_address,
+        fipId,
+        { portId: fip.row.fixed_port_id, fixedIp: fip.row.fixed_ip_address ?? '' },
+        fip.row.floating_network_id,
+      );
+    const port = await this.#ports.get(viewer, input.internalPortId);
+    const v4 = port.fixedIps.filter((f) => !f.ipAddress.includes(':'));
+    if (v4.length === 0)
+      throw badForwarding(
+        `Requested internal port ${port.row.id} must allocate an IPv4 address at least`,
+      );
+    const ip =
+      input.internalIpAddress === undefined
+        ? v4[0]
+        : v4.find((f) => f.ipAddress === input.internalIpAddress);
+    if (!ip)
+      throw badForwarding(
+        `Requested internal IP address ${input.internalIpAddress ?? ''} is not suitable for internal neutron port ${port.row.id}, as its fixed_ips are ${JSON.stringify(port.fixedIps.map((f) => ({ subnet_id: f.subnetId, ip_address: f.ipAddress })))}`,
+      );
+    const bound = await this.#db
+      .selectFrom('floatingips')
+      .select('id')
+      .where('fixed_port_id', '=', port.row.id)
+      .executeTakeFirst();
+    if (bound)
+      throw conflict(
+        'PortHasBindingFloatingIP',
+        `Cannot create port forwarding to floating IP ${fip.row.floating_ip_address} (${fipId}) with port ${port.row.id} using fixed IP ${ip.ipAddress}, as that port already has a binding floating IP.`,
+      );
+    const routerId = await this.#routers.routerFor(ip.subnetId, fip.row.floating_network_id);
+    if (routerId === undefined)
+      throw badForwarding(
+        `External network ${fip.row.floating_network_id} is not reachable from subnet ${ip.subnetId}. Cannot set Port forwarding for port ${port.row.id} with Floating IP ${fipId}`,
+      );
+    if (fip.row.router_id !== null && fip.row.router_id !== routerId)
+      throw badForwarding(
+        `The Floating IP ${fipId} had been set on router ${fip.row.router_id}, the internal Neutron port ${port.row.id} can not reach it`,
+      );
+    const [inStart, inEnd] = input.internalPort;
+    const [exStart, exEnd] = input.externalPort;
+    if (inEnd - inStart !== exEnd - exStart && inStart !== inEnd)
+      throw badForwarding(
+        'Invalid ranges of internal and/or external ports. The relation between internal and external ports must be N-N or 1-N',
+      );
+    for (const other of fip.forwardings) {
+      if (other.protocol !== input.protocol) continue;
+      if (other.external_port_start <= exEnd && exStart <= other.external_port_end)
+        throw badForwarding(
+          `There is a port collision with the external_port_range. The following ranges collide: ${other.external_port_start}:${other.external_port_end} and ${exStart}:${exEnd}`,
+        );
+    }
+    const row: PortForwardingRow = {
+      id: newId(),
+      floatingip_id: fipId,
+      project_id: fip.row.project_id,
+      protocol: input.protocol,
+      internal_port_id: port.row.id,
+      internal_ip_address: ip.ipAddress,
+      internal_port_start: inStart,
+      internal_port_end: inEnd,
+      external_port_start: exStart,
+      external_port_end: exEnd,
+      description: input.description ?? '',
+    };
+    await this.#db.transaction().execute(async (trx) => {
+      await trx.insertInto('port_forwardings').values(row).execute();
+      await trx
+        .updateTable('floatingips')
+        .set({
+          router_id: routerId,
+          revision_number: sql<number>`revision_number + 1`,
+          updated_at: toDbTimestamp(this.#now()),
+        })
+        .where('id', '=', fipId)
+        .execute();
+    });
+    return row;
+  }
+
+  async removeForwarding(viewer: Viewer, fipId: string, id: string): Promise<void> {
+    await this.forwarding(viewer, fipId, id);
+    await this.#db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('port_forwardings').where('id', '=', id).execute();
+      await trx
+        .updateTable('floatingips')
+        .set({
+          router_id: sql<
+            string | null
+          >`case when fixed_port_id is null and not exists (select 1 from port_forwardings f where f.floatingip_id = floatingips.id) then null else router_id end`,
+          revision_number: sql<number>`revision_number + 1`,
+          updated_at: toDbTimestamp(this.#now()),
+        })
+        .where('id', '=', fipId)
+        .execute();
+    });
+  }
+}

@@ -1,0 +1,583 @@
+/**
+ * Routers: an optional gateway on an external network (a `network:router_gateway` port, SNAT on
+ * by default), interfaces on project subnets (`network:router_interface` ports holding the
+ * subnet's gateway address, or a given port), extra routes, and the rules that keep them
+ * consistent: one interface per subnet, no overlapping interface subnets, no deletion while
+ * interfaces remain, no gateway change while floating IPs need it.
+ */
+import { sql, type Expression, type SqlBool } from 'kysely';
+import { toDbBoolean, toDbJson, toDbTimestamp } from '../common/db/portable.ts';
+import { BadRequestError } from '../common/errors.ts';
+import type { PortRow, RouterRow } from './db/schema.ts';
+import { conflict, notFound } from './errors.ts';
+import type { FixedIpRequest } from './ipam.ts';
+import { overlaps, parseAddress, parsePrefix } from './ip.ts';
+import { selectPage, type ListQuery, type ListSpec } from './listing.ts';
+import type { Networks } from './networks.ts';
+import type { Ports } from './ports.ts';
+import { checkRevision, newId, tagsOf, type Db, type Viewer } from './standard.ts';
+import type { Subnets } from './subnets.ts';
+
+export type Route = { destination: string; nexthop: string };
+
+export type Gateway = {
+  networkId: string;
+  enableSnat?: boolean;
+  fixedIps?: FixedIpRequest[];
+};
+
+export type Router = {
+  readonly row: RouterRow;
+  readonly tags: readonly string[];
+  readonly routes: readonly Route[];
+  /** The gateway port's network and addresses, when the router has a gateway. */
+  readonly gateway: {
+    networkId: string;
+    fixedIps: { subnetId: string; ipAddress: string }[];
+  } | null;
+};
+
+export type RouterInput = {
+  projectId: string;
+  name?: string;
+  description?: string;
+  adminStateUp?: boolean;
+  gateway?: Gateway | null;
+  availabilityZoneHints?: string[];
+};
+
+export type RouterChanges = {
+  name?: string;
+  description?: string;
+  adminStateUp?: boolean;
+  /** null clears the gateway. */
+  gateway?: Gateway | null;
+  routes?: Route[];
+};
+
+export type InterfaceInfo = {
+  id: string;
+  project_id: string;
+  tenant_id: string;
+  port_id: string;
+  network_id: string;
+  subnet_id: string;
+  subnet_ids: string[];
+};
+
+export const ROUTER_LIST: ListSpec = {
+  attrs: {
+    id: { column: 'id', kind: 'string' },
+    name: { column: 'name', kind: 'string' },
+    description: { column: 'description', kind: 'string' },
+    tenant_id: { column: 'project_id', kind: 'string' },
+    project_id: { column: 'project_id', kind: 'string' },
+    status: { column: 'status', kind: 'string' },
+    admin_state_up: { column: 'admin_state_up', kind: 'bool' },
+    revision_number: { column: 'revision_number', kind: 'int' },
+  },
+  special: new Set(['distributed', 'ha', 'flavor_id']),
+  tagType: 'routers',
+};
+
+const MAX_ROUTES = 30;
+
+/** `Bad router request: …` (400), as neutron-lib's BadRequest words it. */
+export function badRouterRequest(message: string): BadRequestError {
+  return new BadRequestError(`Bad router request: ${message}.`, 'network.bad_request', {
+    details: { type: 'BadRequest' },
+  });
+}
+
+function routerNotFound(id: string): Error {
+  return notFound('router', id, `Router ${id} could not be found`);
+}
+
+function visibleRouters(viewer: Viewer): Expression<SqlBool> | undefined {
+  if (viewer.isAdmin) return undefined;
+  return sql<SqlBool>`routers.project_id = ${viewer.projectId ?? ''}`;
+}
+
+const SYSTEM: Viewer = { projectId: undefined, isAdmin: true };
+
+export class Routers {
+  readonly #db: Db;
+  readonly #networks: Networks;
+  readonly #subnets: Subnets;
+  readonly #ports: Ports;
+  readonly #now: () => Date;
+
+  constructor(
+    db: Db,
+    networks: Networks,
+    subnets: Subnets,
+    ports: Ports,
+    now: () => Date = () => new Date(),
+  ) {
+    this.#db = db;
+    this.#networks = networks;
+    this.#subnets = subnets;
+    this.#ports = ports;
+    this.#now = now;
+  }
+
+  async #row(viewer: Viewer, id: string): Promise<RouterRow> {
+    const visible = visibleRouters(viewer);
+    const row = await this.#db
+      .selectFrom('routers')
+      .selectAll()
+      .where('id', '=', id)
+      .$if(visible !== undefined, (q) => q.where(visible as Expression<SqlBool>))
+      .executeTakeFirst();
+    if (!row) throw routerNotFound(id);
+    return row;
+  }
+
+  /** @throws NotFoundError (404) RouterNotFound. */
+  async get(viewer: Viewer, id: string): Promise<Router> {
+    const [router] = await this.#hydrate([await this.#row(viewer, id)]);
+    return router as Router;
+  }
+
+  async list(viewer: Viewer, query: ListQuery): Promise<Router[]> {
+    const visible = visibleRouters(viewer);
+    const rows = await selectPage(this.#db, 'routers', query, visible ? [visible] : [], {
+      tagType: 'routers',
+      missingMarker: routerNotFound,
+    });
+    return this.#hydrate(rows);
+  }
+
+  async #hydrate(rows: readonly RouterRow[]): Promise<Router[]> {
+    if (rows.length === 0) return [];
+    const tags = await tagsOf(
+      this.#db,
+      'routers',
+      rows.map((r) => r.id),
+    );
+    const gwIds = rows.map((r) => r.gw_port_id).filter((id): id is string => id !== null);
+    const gateways = new Map<
+      string,
+      { networkId: string; fixedIps: { subnetId: string; ipAddress: string }[] }
+    >();
+    if (gwIds.length > 0) {
+      const ports = await this.#db
+        .selectFrom('ports')
+        .select(['id', 'network_id'])
+        .where('id', 'in', gwIds)
+        .execute();
+      for (const p of ports) gateways.set(p.id, { networkId: p.network_id, fixedIps: [] });
+      for (const a of await this.#db
+        .selectFrom('ip_allocations')
+        .select(['port_id', 'subnet_id', 'ip_address'])
+        .where('port_id', 'in', gwIds)
+        .execute())
+        gateways.get(a.port_id)?.fixedIps.push({ subnetId: a.subnet_id, ipAddress: a.ip_address });
+    }
+    return rows.map((row) => ({
+      row,
+      tags: tags.get(row.id) ?? [],
+      routes: JSON.parse(row.routes) as Route[],
+      gateway: row.gw_port_id === null ? null : (gateways.get(row.gw_port_id) ?? null),
+    }));
+  }
+
+  async create(input: RouterInput): Promise<Router> {
+    const id = newId();
+    const at = toDbTimestamp(this.#now());
+    await this.#db
+      .insertInto('routers')
+      .values({
+        id,
+        project_id: input.projectId,
+        name: input.name ?? '',
+        description: input.description ?? '',
+        revision_number: 1,
+        created_at: at,
+        updated_at: at,
+        admin_state_up: toDbBoolean(input.adminStateUp ?? true),
+        status: 'ACTIVE',
+        gw_port_id: null,
+        enable_snat: 1,
+        routes: '[]',
+        availability_zone_hints: toDbJson(input.availabilityZoneHints ?? []),
+      })
+      .execute();
+    if (input.gateway) {
+      try {
+        await this.#setGateway(id, input.gateway);
+      } catch (err) {
+        await this.#db.deleteFrom('routers').where('id', '=', id).execute();
+        throw err;
+      }
+    }
+    return this.get(SYSTEM, id);
+  }
+
+  /** Gives the router a gateway port on `gateway.networkId` (replacing any other). */
+  async #setGateway(routerId: string, gateway: Gateway): Promise<void> {
+    const network = await this.#networks.get(SYSTEM, gateway.networkId);
+    if (network.row.external !== 1)
+      throw badRouterRequest(`Network ${gateway.networkId} is not an external network`);
+    const row = await this.#row(SYSTEM, routerId);
+    const current =
+      row.gw_port_id === null ? undefined : await this.#ports.get(SYSTEM, row.gw_port_id);
+    if (current && current.row.network_id === gateway.networkId && gateway.fixedIps === undefined) {
+      if (gateway.enableSnat !== undefined)
+        await this.#bump(routerId, { enable_snat: toDbBoolean(gateway.enableSnat) });
+      return;
+    }
+    if (current) await this.#clearGateway(row);
+    for (const f of gateway.fixedIps ?? []) {
+      if (f.ipAddress === undefined) continue;
+      const subnets = await this.#subnets.ofNetwork(gateway.networkId);
+      if (subnets.some((s) => s.row.gateway_ip === f.ipAddress))
+        throw badRouterRequest(`External IP ${f.ipAddress} is the same as the gateway IP`);
+    }
+    const port = await this.#ports.create(SYSTEM, network.row, {
+      projectId: '',
+      name: '',
+      deviceId: routerId,
+      deviceOwner: 'network:router_gateway',
+      adminStateUp: true,
+      ...(gateway.fixedIps !== undefined ? { fixedIps: gateway.fixedIps } : {}),
+    });
+    await this.#bump(routerId, {
+      gw_port_id: port.row.id,
+      enable_snat: toDbBoolean(gateway.enableSnat ?? true),
+    });
+  }
+
+  async #clearGateway(row: RouterRow): Promise<void> {
+    if (row.gw_port_id === null) return;
+    const port = await this.#ports.get(SYSTEM, row.gw_port_id);
+    const fip = await this.#db
+      .selectFrom('floatingips')
+      .select('id')
+      .where('router_id', '=', row.id)
+      .where('floating_network_id', '=', port.row.network_id)
+      .executeTakeFirst();
+    if (fip)
+      throw conflict(
+        'RouterExternalGatewayInUseByFloatingIp',
+        `Gateway cannot be updated for router ${row.id}, since a gateway to external network ${port.row.network_id} is required by one or more floating IPs.`,
+      );
+    await this.#bump(row.id, { gw_port_id: null, enable_snat: 1 });
+    await this.#ports.delete(SYSTEM, row.gw_port_id, undefined, true);
+  }
+
+  async #bump(id: string, set: Partial<RouterRow>): Promise<void> {
+    await this.#db
+      .updateTable('routers')
+      .set({
+        ...set,
+        revision_number: sql<number>`revision_number + 1`,
+        updated_at: toDbTimestamp(this.#now()),
+      })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async update(
+    viewer: Viewer,
+    id: string,
+    changes: RouterChanges,
+    revision?: number,
+  ): Promise<Router> {
+    const row = await this.#row(viewer, id);
+    checkRevision(revision, row.revision_number);
+    const set: Partial<RouterRow> = {};
+    if (changes.name !== undefined) set.name = changes.name;
+    if (changes.description !== undefined) set.description = changes.description;
+    if (changes.adminStateUp !== undefined) set.admin_state_up = toDbBoolean(changes.adminStateUp);
+    if (changes.routes !== undefined)
+      set.routes = toDbJson(await this.#checkRoutes(id, changes.routes));
+    if (changes.gateway === null) await this.#clearGateway(row);
+    else if (changes.gateway !== undefined) await this.#setGateway(id, changes.gateway);
+    if (Object.keys(set).length > 0) await this.#bump(id, set);
+    return this.get(viewer, id);
+  }
+
+  async #checkRoutes(id: string, routes: readonly Route[]): Promise<Route[]> {
+    if (routes.length > MAX_ROUTES)
+      throw new BadRequestError(
+        `Unable to complete operation for ${id}. The number of routes exceeds the maximum ${MAX_ROUTES}.`,
+        'network.bad_request',
+        { details: { type: 'RoutesExhausted' } },
+      );
+    const connected = await this.#connectedPrefixes(id);
+    return routes.map((r) => {
+      const destination = parsePrefix(r.destination);
+      const hop = parseAddress(r.nexthop);
+      if (!destination || !hop)
+        throw new BadRequestError(
+          `Invalid format for routes: ${JSON.stringify(routes)}, the nexthop is not connected with router`,
+          'network.bad_request',
+          {
+            details: { type: 'InvalidRoutes' },
+          },
+        );
+      const reachable = connected.some(
+        (p) =>
+          p.version === hop.version &&
+          overlaps(p, {
+            version: hop.version,
+            network: hop.value,
+            length: hop.version === 4 ? 32 : 128,
+          }),
+      );
+      if (!reachable)
+        throw new BadRequestError(
+          `Invalid format for routes: ${JSON.stringify(routes)}, the nexthop is not connected with router`,
+          'network.bad_request',
+          { details: { type: 'InvalidRoutes' } },
+        );
+      return { destination: r.destination, nexthop: r.nexthop };
+    });
+  }
+
+  /** Prefixes of the subnets the router has ports on. */
+  async #connectedPrefixes(id: string): Promise<NonNullable<ReturnType<typeof parsePrefix>>[]> {
+    const rows = await this.#db
+      .selectFrom('ip_allocations')
+      .innerJoin('ports', 'ports.id', 'ip_allocations.port_id')
+      .innerJoin('subnets', 'subnets.id', 'ip_allocations.subnet_id')
+      .select('subnets.cidr')
+      .where('ports.device_id', '=', id)
+      .where('ports.device_owner', 'in', ['network:router_interface', 'network:router_gateway'])
+      .execute();
+    return rows
+      .map((r) => parsePrefix(r.cidr))
+      .filter((p): p is NonNullable<typeof p> => p !== undefined);
+  }
+
+  async #interfaces(id: string): Promise<PortRow[]> {
+    return this.#db
+      .selectFrom('ports')
+      .selectAll()
+      .where('device_id', '=', id)
+      .where('device_owner', '=', 'network:router_interface')
+      .orderBy('id')
+      .execute();
+  }
+
+  /** @throws ConflictError (409) RouterInUse while interfaces remain. */
+  async delete(viewer: Viewer, id: string, revision?: number): Promise<RouterRow> {
+    const row = await this.#row(viewer, id);
+    checkRevision(revision, row.revision_number);
+    const interfaces = await this.#interfaces(id);
+    if (interfaces.length > 0)
+      throw conflict(
+        'RouterInUse',
+        `Router ${id} has ports still attached: ${interfaces.map((p) => p.id).join(', ')}`,
+      );
+    await this.#clearGateway(row);
+    await this.#db
+      .deleteFrom('tags')
+      .where('resource_type', '=', 'routers')
+      .where('resource_id', '=', id)
+      .execute();
+    await this.#db.deleteFrom('routers').where('id', '=', id).execute();
+    return row;
+  }
+
+  /**
+   * Attaches a subnet (a new port holding its gateway address) or an existing port.
+   * @throws BadRequestError (400) as upstream words it; ConflictError (409) PortInUse.
+   */
+  async addInterface(
+    viewer: Viewer,
+    id: string,
+    by: { subnetId?: string; portId?: string },
+  ): Promise<InterfaceInfo> {
+    const router = await this.#row(viewer, id);
+    if (by.subnetId === undefined && by.portId === undefined)
+      throw badRouterRequest('Either subnet_id or port_id must be specified');
+    if (by.subnetId !== undefined && by.portId !== undefined)
+      throw badRouterRequest('Cannot specify both subnet-id and port-id');
+    const attached = await this.#attachedSubnets(id);
+    if (by.portId !== undefined) {
+      const port = await this.#ports.get(viewer, by.portId);
+      if (port.row.device_id !== '')
+        throw conflict(
+          'PortInUse',
+          `Unable to complete operation on port ${port.row.id} for network ${port.row.network_id}. Port already has an attached device ${port.row.device_id}.`,
+        );
+      if (port.fixedIps.length === 0)
+        throw badRouterRequest('Router port must have at least one fixed IP');
+      for (const ip of port.fixedIps) await this.#checkAttachable(id, ip.subnetId, attached);
+      await this.#ports.update(SYSTEM, port.row.id, {
+        deviceId: id,
+        deviceOwner: 'network:router_interface',
+      });
+      await this.#bump(id, {});
+      return this.#info(
+        router,
+        port.row.id,
+        port.row.network_id,
+        port.fixedIps.map((f) => f.subnetId),
+      );
+    }
+    const subnet = await this.#subnets.get(viewer, by.subnetId as string);
+    if (!viewer.isAdmin && subnet.row.project_id !== router.project_id) {
+      const network = await this.#networks.get(SYSTEM, subnet.row.network_id);
+      if (network.row.shared !== 1)
+        throw badRouterRequest(
+          `Cannot add interface to router because subnet ${subnet.row.id} is not owned by project making the request`,
+        );
+    }
+    if (subnet.row.gateway_ip === null)
+      throw badRouterRequest('Subnet for router interface must have a gateway IP');
+    await this.#checkAttachable(id, subnet.row.id, attached);
+    const network = await this.#networks.get(SYSTEM, subnet.row.network_id);
+    const port = await this.#ports.create(SYSTEM, network.row, {
+      projectId: router.project_id,
+      name: '',
+      deviceId: id,
+      deviceOwner: 'network:router_interface',
+      adminStateUp: true,
+      fixedIps: [{ subnetId: subnet.row.id, ipAddress: subnet.row.gateway_ip }],
+    });
+    await this.#bump(id, {});
+    return this.#info(router, port.row.id, network.row.id, [subnet.row.id]);
+  }
+
+  async #attachedSubnets(id: string): Promise<{ id: string; cidr: string }[]> {
+    return this.#db
+      .selectFrom('ip_allocations')
+      .innerJoin('ports', 'ports.id', 'ip_allocations.port_id')
+      .innerJoin('subnets', 'subnets.id', 'ip_allocations.subnet_id')
+      .select(['subnets.id', 'subnets.cidr'])
+      .where('ports.device_id', '=', id)
+      .where('ports.device_owner', 'in', ['network:router_interface', 'network:router_gateway'])
+      .execute();
+  }
+
+  async #checkAttachable(
+    routerId: string,
+    subnetId: string,
+    attached: readonly { id: string; cidr: string }[],
+  ): Promise<void> {
+    if (attached.some((a) => a.id === subnetId))
+      throw badRouterRequest(`Router already has a port on subnet ${subnetId}`);
+    const subnet = await this.#subnets.get(SYSTEM, subnetId);
+    const prefix = parsePrefix(subnet.row.cidr);
+    for (const a of attached) {
+      const other = parsePrefix(a.cidr);
+      if (prefix && other && overlaps(prefix, other))
+        throw badRouterRequest(
+          `Cidr ${subnet.row.cidr} of subnet ${subnetId} overlaps with cidr ${a.cidr} of subnet ${a.id}`,
+        );
+    }
+    void routerId;
+  }
+
+  #info(router: RouterRow, portId: string, networkId: string, subnetIds: string[]): InterfaceInfo {
+    return {
+      id: router.id,
+      tenant_id: router.project_id,
+      project_id: router.project_id,
+      port_id: portId,
+      network_id: networkId,
+      subnet_id: subnetIds[0] ?? '',
+      subnet_ids: subnetIds,
+    };
+  }
+
+  /**
+   * Detaches by subnet or port (deleting the interface port).
+   * @throws NotFoundError (404) RouterInterfaceNotFound(ForSubnet); ConflictError (409)
+   *   RouterInterfaceInUseByFloatingIP.
+   */
+  async removeInterface(
+    viewer: Viewer,
+    id: string,
+    by: { subnetId?: string; portId?: string },
+  ): Promise<InterfaceInfo> {
+    const router = await this.#row(viewer, id);
+    if (by.subnetId === undefined && by.portId === undefined)
+      throw badRouterRequest('Either subnet_id or port_id must be specified');
+    const interfaces = await this.#interfaces(id);
+    let port: PortRow | undefined;
+    let subnetIds: string[] = [];
+    if (by.portId !== undefined) {
+      port = interfaces.find((p) => p.id === by.portId);
+      if (!port)
+        throw notFound(
+          'router interface',
+          by.portId,
+          `Router ${id} does not have an interface with id ${by.portId}`,
+        );
+      subnetIds = (await this.#ports.get(SYSTEM, port.id)).fixedIps.map((f) => f.subnetId);
+      if (by.subnetId !== undefined && !subnetIds.includes(by.subnetId))
+        throw new BadRequestError(
+          `Subnet on port ${port.id} does not match the requested subnet ${by.subnetId}.`,
+          'network.bad_request',
+          {
+            details: { type: 'SubnetMismatchForPort' },
+          },
+        );
+    } else {
+      for (const p of interfaces) {
+        const full = await this.#ports.get(SYSTEM, p.id);
+        if (full.fixedIps.some((f) => f.subnetId === by.subnetId)) {
+          port = p;
+          subnetIds = full.fixedIps.map((f) => f.subnetId);
+          break;
+        }
+      }
+      if (!port)
+        throw notFound(
+          'router interface for subnet',
+          by.subnetId ?? '',
+          `Router ${id} has no interface on subnet ${by.subnetId ?? ''}`,
+        );
+    }
+    for (const subnetId of subnetIds) {
+      const needed = await this.#db
+        .selectFrom('floatingips')
+        .innerJoin('ip_allocations', 'ip_allocations.port_id', 'floatingips.fixed_port_id')
+        .select('floatingips.id')
+        .where('floatingips.router_id', '=', id)
+        .where('ip_allocations.subnet_id', '=', subnetId)
+        .executeTakeFirst();
+      if (needed)
+        throw conflict(
+          'RouterInterfaceInUseByFloatingIP',
+          `Router interface for subnet ${subnetId} on router ${id} cannot be deleted, as it is required by one or more floating IPs.`,
+        );
+    }
+    await this.#ports.delete(SYSTEM, port.id, undefined, true);
+    await this.#bump(id, {});
+    return this.#info(router, port.id, port.network_id, subnetIds);
+  }
+
+  /**
+   * The router that connects `subnetId` to external network `networkId`: one with a gateway
+   * there and an interface on the subnet, the one holding the subnet's gateway address first.
+   */
+  async routerFor(subnetId: string, networkId: string): Promise<string | undefined> {
+    const rows = await this.#db
+      .selectFrom('routers')
+      .innerJoin('ports as gw', 'gw.id', 'routers.gw_port_id')
+      .innerJoin('ports as itf', 'itf.device_id', 'routers.id')
+      .innerJoin('ip_allocations as a', 'a.port_id', 'itf.id')
+      .innerJoin('subnets as s', 's.id', 'a.subnet_id')
+      .select(['routers.id', 'a.ip_address', 's.gateway_ip'])
+      .where('gw.network_id', '=', networkId)
+      .where('itf.device_owner', '=', 'network:router_interface')
+      .where('a.subnet_id', '=', subnetId)
+      .orderBy('routers.id')
+      .execute();
+    return (rows.find((r) => r.ip_address === r.gateway_ip) ?? rows[0])?.id;
+  }
+
+  async count(projectId: string): Promise<number> {
+    const row = await this.#db
+      .selectFrom('routers')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('project_id', '=', projectId)
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+}
