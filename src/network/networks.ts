@@ -14,7 +14,8 @@ import {
 import type { NetworkConfig } from './config.ts';
 import type { NetworkRow } from './db/schema.ts';
 import { badRequest, conflict, invalidInput, notFound } from './errors.ts';
-import { selectPage, type ListQuery, type ListSpec } from './listing.ts';
+import { selectPage, toBoolean, type ListQuery, type ListSpec } from './listing.ts';
+import { setWildcard, targetedTo } from './rbac.ts';
 import { checkRevision, newId, tagsOf, type Db, type Viewer } from './standard.ts';
 
 export const NETWORK_TYPES = ['flat', 'vlan', 'vxlan', 'local'] as const;
@@ -22,6 +23,8 @@ export type NetworkType = (typeof NETWORK_TYPES)[number];
 
 export type Network = {
   readonly row: NetworkRow;
+  /** Shared with everyone, or with the viewer's project by an RBAC entry. */
+  readonly shared: boolean;
   readonly subnets: readonly string[];
   readonly tags: readonly string[];
 };
@@ -56,7 +59,6 @@ export const NETWORK_LIST: ListSpec = {
     project_id: { column: 'project_id', kind: 'string' },
     status: { column: 'status', kind: 'string' },
     admin_state_up: { column: 'admin_state_up', kind: 'bool' },
-    shared: { column: 'shared', kind: 'bool' },
     'router:external': { column: 'external', kind: 'bool' },
     mtu: { column: 'mtu', kind: 'int' },
     port_security_enabled: { column: 'port_security_enabled', kind: 'bool' },
@@ -65,7 +67,7 @@ export const NETWORK_LIST: ListSpec = {
     'provider:segmentation_id': { column: 'segmentation_id', kind: 'int', nullable: true },
     revision_number: { column: 'revision_number', kind: 'int' },
   },
-  special: new Set(['subnets', 'availability_zone_hints', 'is_default']),
+  special: new Set(['subnets', 'availability_zone_hints', 'is_default', 'shared']),
   tagType: 'networks',
 };
 
@@ -79,14 +81,22 @@ function parseRange(text: string): { min: number; max: number } {
   return { min, max };
 }
 
-/** The visibility condition of networks for `viewer`: own, shared, external; admins see all. */
+/**
+ * The visibility condition of networks for `viewer`: own, shared with everyone or with its
+ * project (RBAC), external; admins see all.
+ */
 export function visibleNetworks(
   viewer: Viewer,
   table = 'networks',
 ): Expression<SqlBool> | undefined {
   if (viewer.isAdmin) return undefined;
   const own = viewer.projectId ?? '';
-  return sql<SqlBool>`(${sql.ref(`${table}.project_id`)} = ${own} or ${sql.ref(`${table}.shared`)} = 1 or ${sql.ref(`${table}.external`)} = 1)`;
+  return sql<SqlBool>`(${sql.ref(`${table}.project_id`)} = ${own} or ${sql.ref(`${table}.shared`)} = 1 or ${sql.ref(`${table}.external`)} = 1 or ${targetedTo(table, own)})`;
+}
+
+/** Networks shared with `projectId` by an `access_as_shared` entry naming it. */
+function targetedShare(projectId: string): Expression<SqlBool> {
+  return sql<SqlBool>`exists (select 1 from rbac_policies r where r.object_id = networks.id and r.action = 'access_as_shared' and r.target_project = ${projectId})`;
 }
 
 export class Networks {
@@ -114,7 +124,7 @@ export class Networks {
   /** The network `id` as `viewer` may see it. @throws NotFoundError (404) NetworkNotFound. */
   async get(viewer: Viewer, id: string): Promise<Network> {
     const row = await this.#row(viewer, id);
-    const [network] = await this.#hydrate([row]);
+    const [network] = await this.#hydrate([row], viewer);
     return network as Network;
   }
 
@@ -138,6 +148,13 @@ export class Networks {
       conditions.push(
         sql<SqlBool>`networks.id in (select network_id from subnets where id in (${sql.join(subnetIds)}))`,
       );
+    const shared = query.special.get('shared')?.at(-1);
+    if (shared !== undefined) {
+      const wanted = toBoolean(shared, 'shared');
+      const own = viewer.projectId ?? '';
+      const cond = sql<SqlBool>`(networks.shared = 1 or ${targetedShare(own)})`;
+      conditions.push(wanted ? cond : sql<SqlBool>`not ${cond}`);
+    }
     const isDefault = query.special.get('is_default');
     // No network is a default external network (auto-allocated topology is not offered).
     if (isDefault && isDefault.some((v) => v.toLowerCase() === 'true')) return [];
@@ -145,12 +162,23 @@ export class Networks {
       tagType: 'networks',
       missingMarker: (id) => notFound('network', id),
     });
-    return this.#hydrate(rows);
+    return this.#hydrate(rows, viewer);
   }
 
-  async #hydrate(rows: readonly NetworkRow[]): Promise<Network[]> {
+  async #hydrate(rows: readonly NetworkRow[], viewer: Viewer): Promise<Network[]> {
     if (rows.length === 0) return [];
     const ids = rows.map((r) => r.id);
+    const sharedWith = new Set<string>();
+    if (viewer.projectId !== undefined)
+      for (let i = 0; i < ids.length; i += 500)
+        for (const r of await this.#db
+          .selectFrom('rbac_policies')
+          .select('object_id')
+          .where('object_id', 'in', ids.slice(i, i + 500))
+          .where('action', '=', 'access_as_shared')
+          .where('target_project', '=', viewer.projectId)
+          .execute())
+          sharedWith.add(r.object_id);
     const subnets = new Map<string, string[]>(ids.map((id) => [id, []]));
     for (let i = 0; i < ids.length; i += 500) {
       const found = await this.#db
@@ -165,6 +193,7 @@ export class Networks {
     const tags = await tagsOf(this.#db, 'networks', ids);
     return rows.map((row) => ({
       row,
+      shared: row.shared === 1 || sharedWith.has(row.id),
       subnets: subnets.get(row.id) ?? [],
       tags: tags.get(row.id) ?? [],
     }));
@@ -224,6 +253,23 @@ export class Networks {
         }
       }
     });
+    const now = this.#now();
+    if (input.shared === true)
+      await setWildcard(
+        this.#db,
+        { id, project_id: input.projectId },
+        'access_as_shared',
+        true,
+        now,
+      );
+    if (input.external === true)
+      await setWildcard(
+        this.#db,
+        { id, project_id: input.projectId },
+        'access_as_external',
+        true,
+        now,
+      );
     return this.get({ projectId: input.projectId, isAdmin: true }, id);
   }
 
@@ -347,13 +393,15 @@ export class Networks {
       throw invalidInput(
         `Requested MTU is too big, maximum is ${this.#defaultMtu(row.network_type)}`,
       );
-    if (changes.shared === false && row.shared === 1) await this.#checkUnshare(row);
+    const now = this.#now();
+    if (changes.shared !== undefined && changes.shared !== (row.shared === 1))
+      await setWildcard(this.#db, row, 'access_as_shared', changes.shared, now);
+    if (changes.external !== undefined && changes.external !== (row.external === 1))
+      await setWildcard(this.#db, row, 'access_as_external', changes.external, now);
     const set: Partial<NetworkRow> = {};
     if (changes.name !== undefined) set.name = changes.name;
     if (changes.description !== undefined) set.description = changes.description;
     if (changes.adminStateUp !== undefined) set.admin_state_up = toDbBoolean(changes.adminStateUp);
-    if (changes.shared !== undefined) set.shared = toDbBoolean(changes.shared);
-    if (changes.external !== undefined) set.external = toDbBoolean(changes.external);
     if (changes.mtu !== undefined) set.mtu = changes.mtu;
     if (changes.portSecurityEnabled !== undefined)
       set.port_security_enabled = toDbBoolean(changes.portSecurityEnabled);
@@ -374,22 +422,6 @@ export class Networks {
       })
       .where('id', '=', id)
       .execute();
-  }
-
-  /** A network other projects use (ports of theirs on it) cannot stop being shared. */
-  async #checkUnshare(row: NetworkRow): Promise<void> {
-    const other = await this.#db
-      .selectFrom('ports')
-      .select('id')
-      .where('network_id', '=', row.id)
-      .where('project_id', '!=', row.project_id)
-      .where('device_owner', 'not like', 'network:%')
-      .executeTakeFirst();
-    if (other)
-      throw conflict(
-        'InvalidSharedSetting',
-        `Unable to reconfigure sharing settings for network ${row.id}. Multiple tenants are using it.`,
-      );
   }
 
   /**
@@ -429,6 +461,7 @@ export class Networks {
           .where('resource_type', '=', 'networks')
           .where('resource_id', '=', id)
           .execute();
+        await trx.deleteFrom('rbac_policies').where('object_id', '=', id).execute();
         await trx.deleteFrom('networks').where('id', '=', id).execute();
       }),
     );

@@ -11,6 +11,7 @@ import { ipAvailabilityRoutes } from './api/ip-availability.ts';
 import { networkRoutes } from './api/networks.ts';
 import { portRoutes } from './api/ports.ts';
 import { quotaRoutes } from './api/quotas.ts';
+import { rbacRoutes } from './api/rbac.ts';
 import { routerRoutes } from './api/routers.ts';
 import { securityGroupRoutes } from './api/security-groups.ts';
 import { subnetRoutes } from './api/subnets.ts';
@@ -23,6 +24,7 @@ import { Networks } from './networks.ts';
 import { NETWORK_POLICY } from './policy.ts';
 import { Ports } from './ports.ts';
 import { Quotas } from './quotas.ts';
+import { RbacPolicies } from './rbac.ts';
 import { Routers } from './routers.ts';
 import { SecurityGroups } from './security-groups.ts';
 import { Subnets } from './subnets.ts';
@@ -41,6 +43,7 @@ const RESOURCES = [
   ['router', 'routers'],
   ['floatingip', 'floatingips'],
   ['quota', 'quotas'],
+  ['rbac_policy', 'rbac-policies'],
   ['network_ip_availability', 'network-ip-availabilities'],
 ] as const;
 
@@ -59,6 +62,7 @@ export function createNetworkService(
   const ports = new Ports(db, config, subnets, groups, now);
   const routers = new Routers(db, networks, subnets, ports, now);
   const floatingIps = new FloatingIps(db, { networks, subnets, ports, routers }, now);
+  const rbac = new RbacPolicies(db, now);
   const quotas = new Quotas(db, config, {
     network: (p) => networks.count(p),
     subnet: (p) => subnets.count(p),
@@ -67,6 +71,7 @@ export function createNetworkService(
     security_group_rule: async (p) => (await groups.count(p)).rules,
     router: (p) => routers.count(p),
     floatingip: (p) => floatingIps.count(p),
+    rbac_policy: (p) => rbac.count(p),
   });
   const deps: ApiDeps = {
     db,
@@ -76,6 +81,7 @@ export function createNetworkService(
     groups,
     routers,
     floatingIps,
+    rbac,
     quotas,
     policy: new PolicyEnforcer(NETWORK_POLICY, { enforceScope: false }),
     config,
@@ -123,6 +129,7 @@ export function createNetworkService(
     routerRoutes(v2, deps);
     floatingIpRoutes(v2, deps);
     quotaRoutes(v2, deps);
+    rbacRoutes(v2, deps);
     tagRoutes(v2, deps, new Tags(db, now));
     ipAvailabilityRoutes(v2, deps, new IpAvailability(db, networks, subnets));
   });

@@ -11,6 +11,7 @@ import type { FloatingIps } from '../floating-ips.ts';
 import type { Networks } from '../networks.ts';
 import type { Ports } from '../ports.ts';
 import type { Quotas } from '../quotas.ts';
+import type { RbacPolicies } from '../rbac.ts';
 import type { Routers } from '../routers.ts';
 import type { SecurityGroups } from '../security-groups.ts';
 import type { Db, Viewer } from '../standard.ts';
@@ -24,6 +25,7 @@ export type ApiDeps = {
   groups: SecurityGroups;
   routers: Routers;
   floatingIps: FloatingIps;
+  rbac: RbacPolicies;
   quotas: Quotas;
   policy: PolicyEnforcer;
   config: NetworkConfig;

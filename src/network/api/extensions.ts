@@ -267,6 +267,12 @@ export const EXTENSIONS: readonly Extension[] = [
     'Provides IP availability data for each network and subnet.',
     '2015-09-24T00:00:00-00:00',
   ),
+  ext(
+    'rbac-policies',
+    'RBAC Policies',
+    'Allows creation and modification of policies that control project access to resources.',
+    '2015-06-17T12:15:12-00:00',
+  ),
 ];
 
 const AliasParams = Type.Object({ alias: Type.String({ maxLength: 255 }) });

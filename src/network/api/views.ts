@@ -26,7 +26,7 @@ export function networkView(net: Network, admin: boolean): View {
     mtu: r.mtu,
     status: r.status,
     subnets: [...net.subnets],
-    shared: fromDbBoolean(r.shared),
+    shared: net.shared,
     availability_zone_hints: JSON.parse(r.availability_zone_hints) as string[],
     availability_zones: [],
     ipv4_address_scope: null,

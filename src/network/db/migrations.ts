@@ -188,6 +188,26 @@ async function initial(db: Kysely<unknown>, _dialect: DialectName): Promise<void
     .addColumn('description', t.name, (c) => c.notNull())
     .execute();
   await s
+    .createTable('rbac_policies')
+    .addColumn('id', t.uuid, (c) => c.primaryKey())
+    .addColumn('project_id', t.key, (c) => c.notNull())
+    .addColumn('object_type', t.key, (c) => c.notNull())
+    .addColumn('object_id', t.uuid, (c) => c.notNull())
+    .addColumn('action', t.key, (c) => c.notNull())
+    .addColumn('target_project', t.key, (c) => c.notNull())
+    .addUniqueConstraint('rbac_policies_unique', [
+      'object_type',
+      'object_id',
+      'action',
+      'target_project',
+    ])
+    .execute();
+  await s
+    .createIndex('rbac_policies_target')
+    .on('rbac_policies')
+    .columns(['target_project', 'object_id'])
+    .execute();
+  await s
     .createIndex('port_forwardings_fip')
     .on('port_forwardings')
     .column('floatingip_id')

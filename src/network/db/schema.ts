@@ -148,6 +148,16 @@ export type PortForwardingRow = {
   description: string;
 };
 
+/** Who else may use a network: `target_project` is a project id or `*` for every project. */
+export type RbacPolicyRow = {
+  id: string;
+  project_id: string;
+  object_type: string;
+  object_id: string;
+  action: string;
+  target_project: string;
+};
+
 export type NetworkDatabase = {
   networks: NetworkRow;
   subnets: SubnetRow;
@@ -162,4 +172,5 @@ export type NetworkDatabase = {
   routers: RouterRow;
   floatingips: FloatingIpRow;
   port_forwardings: PortForwardingRow;
+  rbac_policies: RbacPolicyRow;
 };
