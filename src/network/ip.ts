@@ -142,3 +142,49 @@ export function eui64(prefix: Prefix, mac: string): bigint {
   const iid = toBigInt([b0 ^ 0x02, b1, b2, 0xff, 0xfe, b3, b4, b5]);
   return prefix.network | iid;
 }
+
+/** Ranges merged where they overlap or touch, in address order. */
+export function mergeRanges(ranges: readonly Range[]): Range[] {
+  const sorted = [...ranges].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+  const out: Range[] = [];
+  for (const r of sorted) {
+    const last = out.at(-1);
+    if (last && r.start <= last.end + 1n) {
+      if (r.end > last.end) out[out.length - 1] = { start: last.start, end: r.end };
+    } else out.push(r);
+  }
+  return out;
+}
+
+/** `ranges` minus `cut`. */
+export function subtractRange(ranges: readonly Range[], cut: Range): Range[] {
+  const out: Range[] = [];
+  for (const r of ranges) {
+    if (cut.end < r.start || cut.start > r.end) {
+      out.push(r);
+      continue;
+    }
+    if (r.start < cut.start) out.push({ start: r.start, end: cut.start - 1n });
+    if (cut.end < r.end) out.push({ start: cut.end + 1n, end: r.end });
+  }
+  return out;
+}
+
+/** The fewest prefixes that cover exactly `range`, in address order. */
+export function prefixesOf(version: IpVersion, range: Range): Prefix[] {
+  const bits = bitsOf(version);
+  const out: Prefix[] = [];
+  let start = range.start;
+  while (start <= range.end) {
+    // The largest block aligned at `start` that stays within the range.
+    let length = bits;
+    while (length > 0) {
+      const size = 1n << BigInt(bits - length + 1);
+      if (start % size !== 0n || start + size - 1n > range.end) break;
+      length--;
+    }
+    out.push({ version, network: start, length });
+    start += 1n << BigInt(bits - length);
+  }
+  return out;
+}

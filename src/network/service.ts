@@ -14,6 +14,7 @@ import { quotaRoutes } from './api/quotas.ts';
 import { rbacRoutes } from './api/rbac.ts';
 import { routerRoutes } from './api/routers.ts';
 import { securityGroupRoutes } from './api/security-groups.ts';
+import { subnetPoolRoutes } from './api/subnet-pools.ts';
 import { subnetRoutes } from './api/subnets.ts';
 import { tagRoutes } from './api/tags.ts';
 import type { NetworkConfig } from './config.ts';
@@ -27,6 +28,7 @@ import { Quotas } from './quotas.ts';
 import { RbacPolicies } from './rbac.ts';
 import { Routers } from './routers.ts';
 import { SecurityGroups } from './security-groups.ts';
+import { SubnetPools } from './subnet-pools.ts';
 import { Subnets } from './subnets.ts';
 import { Tags } from './tags.ts';
 
@@ -37,6 +39,7 @@ export { NetworkConfigSchema, type NetworkConfig } from './config.ts';
 const RESOURCES = [
   ['network', 'networks'],
   ['subnet', 'subnets'],
+  ['subnetpool', 'subnetpools'],
   ['port', 'ports'],
   ['security_group', 'security-groups'],
   ['security_group_rule', 'security-group-rules'],
@@ -63,6 +66,7 @@ export function createNetworkService(
   const routers = new Routers(db, networks, subnets, ports, now);
   const floatingIps = new FloatingIps(db, { networks, subnets, ports, routers }, now);
   const rbac = new RbacPolicies(db, now);
+  const subnetPools = new SubnetPools(db, now);
   const quotas = new Quotas(db, config, {
     network: (p) => networks.count(p),
     subnet: (p) => subnets.count(p),
@@ -72,6 +76,7 @@ export function createNetworkService(
     router: (p) => routers.count(p),
     floatingip: (p) => floatingIps.count(p),
     rbac_policy: (p) => rbac.count(p),
+    subnetpool: (p) => subnetPools.count(p),
   });
   const deps: ApiDeps = {
     db,
@@ -82,6 +87,7 @@ export function createNetworkService(
     routers,
     floatingIps,
     rbac,
+    subnetPools,
     quotas,
     policy: new PolicyEnforcer(NETWORK_POLICY, { enforceScope: false }),
     config,
@@ -124,6 +130,7 @@ export function createNetworkService(
     extensionRoutes(v2);
     networkRoutes(v2, deps);
     subnetRoutes(v2, deps);
+    subnetPoolRoutes(v2, deps);
     portRoutes(v2, deps);
     securityGroupRoutes(v2, deps);
     routerRoutes(v2, deps);

@@ -4,7 +4,13 @@
  * within their limits, IPv6 address modes; deletion only while no port holds an address from it.
  */
 import { sql, type Expression, type SqlBool } from 'kysely';
-import { toDbBoolean, toDbJson, toDbTimestamp, withRetry } from '../common/db/portable.ts';
+import {
+  DuplicateKeyError,
+  toDbBoolean,
+  toDbJson,
+  toDbTimestamp,
+  withRetry,
+} from '../common/db/portable.ts';
 import type { NetworkConfig } from './config.ts';
 import type { NetworkRow, SubnetRow } from './db/schema.ts';
 import { badRequest, conflict, invalidInput, notFound } from './errors.ts';
@@ -57,6 +63,8 @@ export type SubnetInput = {
   ipv6RaMode?: string | null;
   ipv6AddressMode?: string | null;
   serviceTypes?: string[];
+  /** The pool the CIDR was allocated from. */
+  subnetpoolId?: string;
 };
 
 export type SubnetChanges = {
@@ -281,7 +289,7 @@ export class Subnets {
             enable_dhcp: toDbBoolean(enableDhcp),
             ipv6_ra_mode: input.ipv6RaMode ?? null,
             ipv6_address_mode: input.ipv6AddressMode ?? null,
-            subnetpool_id: null,
+            subnetpool_id: input.subnetpoolId ?? null,
             allocation_pools: toDbJson(pools),
             dns_nameservers: toDbJson(dns),
             host_routes: toDbJson(routes),
@@ -296,6 +304,24 @@ export class Subnets {
       }),
     );
     return this.get({ projectId: input.projectId, isAdmin: true }, id);
+  }
+
+  /**
+   * Creates a subnet whose CIDR `allocate` picks from a pool, picking again when a concurrent
+   * create took the same block.
+   */
+  async createFromPool(
+    network: NetworkRow,
+    input: SubnetInput,
+    allocate: () => Promise<string>,
+  ): Promise<Subnet> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.create(network, { ...input, cidr: await allocate() });
+      } catch (err) {
+        if (!(err instanceof DuplicateKeyError) || attempt >= 8) throw err;
+      }
+    }
   }
 
   #checkModes(version: number, ra: string | null, address: string | null, dhcp: boolean): void {

@@ -10,7 +10,10 @@ import type { Db } from './standard.ts';
 
 /** URL collection → table. */
 export const TAGGED: Readonly<
-  Record<string, 'networks' | 'subnets' | 'ports' | 'security_groups' | 'routers' | 'floatingips'>
+  Record<
+    string,
+    'networks' | 'subnets' | 'ports' | 'security_groups' | 'routers' | 'floatingips' | 'subnetpools'
+  >
 > = {
   networks: 'networks',
   subnets: 'subnets',
@@ -18,6 +21,7 @@ export const TAGGED: Readonly<
   'security-groups': 'security_groups',
   routers: 'routers',
   floatingips: 'floatingips',
+  subnetpools: 'subnetpools',
 };
 
 const MAX_TAGS = 50;

@@ -15,6 +15,7 @@ import type { RbacPolicies } from '../rbac.ts';
 import type { Routers } from '../routers.ts';
 import type { SecurityGroups } from '../security-groups.ts';
 import type { Db, Viewer } from '../standard.ts';
+import type { SubnetPools } from '../subnet-pools.ts';
 import type { Subnets } from '../subnets.ts';
 
 export type ApiDeps = {
@@ -26,6 +27,7 @@ export type ApiDeps = {
   routers: Routers;
   floatingIps: FloatingIps;
   rbac: RbacPolicies;
+  subnetPools: SubnetPools;
   quotas: Quotas;
   policy: PolicyEnforcer;
   config: NetworkConfig;

@@ -70,7 +70,7 @@ export const EXTENSIONS: readonly Extension[] = [
   ),
   ext(
     'standard-attr-tag',
-    'Tag support for resources with standard attribute: port, subnet, network, security_group, router, floatingip',
+    'Tag support for resources with standard attribute: port, subnet, subnetpool, network, security_group, router, floatingip',
     'Enables to set tag on resources with standard attribute.',
     '2017-01-01T00:00:00-00:00',
   ),
@@ -272,6 +272,18 @@ export const EXTENSIONS: readonly Extension[] = [
     'RBAC Policies',
     'Allows creation and modification of policies that control project access to resources.',
     '2015-06-17T12:15:12-00:00',
+  ),
+  ext(
+    'subnet_allocation',
+    'Subnet Allocation',
+    'Enables allocation of subnets from a subnet pool',
+    '2015-03-30T10:00:00-00:00',
+  ),
+  ext(
+    'default-subnetpools',
+    'Default Subnetpools',
+    'Provides ability to mark and use a subnetpool as the default.',
+    '2016-02-18T18:00:00-00:00',
   ),
 ];
 

@@ -1,6 +1,6 @@
 /** `/v2.0/subnets`: create, list, show, update, delete. */
 import type { App } from '../../common/http/app.ts';
-import { badRequest, notFound } from '../errors.ts';
+import { badRequest } from '../errors.ts';
 import { requiredRevision } from '../standard.ts';
 import { SUBNET_LIST, type SubnetChanges, type SubnetInput } from '../subnets.ts';
 import {
@@ -122,32 +122,54 @@ export function subnetRoutes(app: App, deps: ApiDeps): void {
     const ipVersion = required(int(attrs, 'ip_version'), 'ip_version');
     const networkId = required(uuid(attrs, 'network_id'), 'network_id');
     const projectId = owningProject(attrs, viewer);
-    const pool = attrs['subnetpool_id'];
-    if (pool !== undefined && pool !== null) {
-      const poolId = str(attrs, 'subnetpool_id') ?? '';
-      throw notFound('subnet pool', poolId);
-    }
-    if (bool(attrs, 'use_default_subnetpool') === true)
-      throw badRequest(
-        'Bad subnets request: No default subnetpool found for IPv' + String(ipVersion) + '.',
-      );
+    const poolId = attrs['subnetpool_id'] === null ? undefined : uuid(attrs, 'subnetpool_id');
+    const prefixlen = int(attrs, 'prefixlen');
     const cidr = str(attrs, 'cidr');
-    if (cidr === undefined)
+    if (cidr !== undefined && prefixlen !== undefined)
+      throw badRequest('Bad subnets request: cidr and prefixlen must not be supplied together.');
+    let pool = poolId !== undefined ? await deps.subnetPools.get(viewer, poolId) : undefined;
+    if (pool === undefined && bool(attrs, 'use_default_subnetpool') === true) {
+      pool = await deps.subnetPools.defaultFor(viewer, ipVersion);
+      if (pool === undefined)
+        throw badRequest(`Bad subnets request: No default subnetpool found for IPv${ipVersion}.`);
+    }
+    if (pool === undefined && cidr === undefined)
       throw badRequest(
         'Bad subnets request: a subnetpool must be specified in the absence of a cidr.',
+      );
+    if (pool !== undefined && pool.row.ip_version !== ipVersion)
+      throw badRequest(
+        `Invalid input for ip_version. Reason: ${ipVersion} is not the subnet pool's IP version.`,
       );
     const network = await networks.get(viewer, networkId);
     authorize(request, deps, 'create_subnet', {
       project_id: projectId,
       network_project_id: network.row.project_id,
     });
-    const input: SubnetInput = { projectId, networkId, ipVersion, cidr, ...changesOf(attrs) };
+    const allocate = async (): Promise<string> =>
+      pool === undefined
+        ? (cidr as string)
+        : deps.subnetPools.allocate(pool, {
+            ...(cidr !== undefined ? { cidr } : {}),
+            ...(prefixlen !== undefined ? { prefixlen } : {}),
+          });
+    const input: SubnetInput = {
+      projectId,
+      networkId,
+      ipVersion,
+      cidr: cidr ?? '',
+      ...changesOf(attrs),
+    };
+    if (pool !== undefined) input.subnetpoolId = pool.row.id;
     const ra = nullableStr(attrs, 'ipv6_ra_mode');
     if (ra !== undefined) input.ipv6RaMode = ra;
     const mode = nullableStr(attrs, 'ipv6_address_mode');
     if (mode !== undefined) input.ipv6AddressMode = mode;
     await deps.quotas.check(projectId, 'subnet');
-    const subnet = await subnets.create(network.row, input);
+    const subnet =
+      pool === undefined
+        ? await subnets.create(network.row, input)
+        : await subnets.createFromPool(network.row, input, allocate);
     const view = subnetView(subnet);
     deps.notify('subnet.create.end', { subnet: view });
     return reply.status(201).send({ subnet: view });

@@ -66,6 +66,10 @@ export function tagRoutes(app: App, deps: ApiDeps, tags: Tags): void {
       owner: async (v, id) => (await deps.floatingIps.get(v, id)).row,
       rule: 'update_floatingip',
     },
+    subnetpools: {
+      owner: async (v, id) => (await deps.subnetPools.get(v, id)).row,
+      rule: 'update_subnetpool',
+    },
   };
   for (const collection of Object.keys(TAGGED)) {
     const { owner, rule } = owners[collection] as { owner: Owner; rule: string };

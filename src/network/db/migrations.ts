@@ -187,6 +187,23 @@ async function initial(db: Kysely<unknown>, _dialect: DialectName): Promise<void
     .addColumn('external_port_end', t.integer, (c) => c.notNull())
     .addColumn('description', t.name, (c) => c.notNull())
     .execute();
+  await standard(s.createTable('subnetpools'))
+    .addColumn('ip_version', t.integer, (c) => c.notNull())
+    .addColumn('prefixes', t.json, (c) => c.notNull())
+    .addColumn('default_prefixlen', t.integer, (c) => c.notNull())
+    .addColumn('min_prefixlen', t.integer, (c) => c.notNull())
+    .addColumn('max_prefixlen', t.integer, (c) => c.notNull())
+    .addColumn('default_quota', t.integer)
+    .addColumn('is_default', t.boolean, (c) => c.notNull())
+    .addColumn('shared', t.boolean, (c) => c.notNull())
+    .addColumn('address_scope_id', t.uuid)
+    .execute();
+  await s
+    .createIndex('subnets_pool_cidr')
+    .on('subnets')
+    .columns(['subnetpool_id', 'cidr'])
+    .unique()
+    .execute();
   await s
     .createTable('rbac_policies')
     .addColumn('id', t.uuid, (c) => c.primaryKey())

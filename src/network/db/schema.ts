@@ -148,6 +148,19 @@ export type PortForwardingRow = {
   description: string;
 };
 
+export type SubnetPoolRow = Standard & {
+  ip_version: number;
+  /** JSON list of prefixes, merged and in address order. */
+  prefixes: string;
+  default_prefixlen: number;
+  min_prefixlen: number;
+  max_prefixlen: number;
+  default_quota: number | null;
+  is_default: number;
+  shared: number;
+  address_scope_id: string | null;
+};
+
 /** Who else may use a network: `target_project` is a project id or `*` for every project. */
 export type RbacPolicyRow = {
   id: string;
@@ -173,4 +186,5 @@ export type NetworkDatabase = {
   floatingips: FloatingIpRow;
   port_forwardings: PortForwardingRow;
   rbac_policies: RbacPolicyRow;
+  subnetpools: SubnetPoolRow;
 };
