@@ -14,7 +14,7 @@ import { selectPage, type ListQuery, type ListSpec } from './listing.ts';
 import type { Networks } from './networks.ts';
 import type { Port, Ports } from './ports.ts';
 import type { Routers } from './routers.ts';
-import { checkRevision, newId, tagsOf, type Db, type Viewer } from './standard.ts';
+import { checkRevision, newId, tagsOf, type Db, type Viewer, SYSTEM } from './standard.ts';
 import type { Subnets } from './subnets.ts';
 
 export type FloatingIp = {
@@ -84,8 +84,6 @@ function visibleFips(viewer: Viewer): Expression<SqlBool> | undefined {
   return sql<SqlBool>`floatingips.project_id = ${viewer.projectId ?? ''}`;
 }
 
-const SYSTEM: Viewer = { projectId: undefined, isAdmin: true };
-
 export class FloatingIps {
   readonly #db: Db;
   readonly #networks: Networks;
@@ -146,12 +144,10 @@ export class FloatingIps {
       .orderBy('id')
       .execute())
       forwardings.get(f.floatingip_id)?.push(f);
-    const ports = new Map<string, Port>();
-    for (const row of rows)
-      if (row.fixed_port_id !== null && !ports.has(row.fixed_port_id)) {
-        const port = await this.#ports.get(SYSTEM, row.fixed_port_id).catch(() => undefined);
-        if (port) ports.set(row.fixed_port_id, port);
-      }
+    const fixed = [
+      ...new Set(rows.map((r) => r.fixed_port_id).filter((p): p is string => p !== null)),
+    ];
+    const ports = new Map((await this.#ports.many(fixed)).map((p) => [p.row.id, p]));
     return rows.map((row) => ({
       row,
       tags: tags.get(row.id) ?? [],
@@ -186,7 +182,15 @@ export class FloatingIps {
         : undefined;
     if (input.fixedIpAddress !== undefined && association === undefined)
       throw badFip('fixed_ip_address cannot be specified without a port_id');
-    const fixedIps =
+    if (input.subnetId !== undefined && !v4.some((s) => s.row.id === input.subnetId))
+      throw badFip(`Subnet ${input.subnetId} is not an IPv4 subnet of network ${network.row.id}`);
+    if (
+      input.floatingIpAddress !== undefined &&
+      parseAddress(input.floatingIpAddress)?.version !== 4
+    )
+      throw badFip(`${input.floatingIpAddress} is not an IPv4 address`);
+    // A given address or subnet, else each IPv4 subnet in turn until one has room.
+    const choices =
       input.floatingIpAddress !== undefined || input.subnetId !== undefined
         ? [
             {
@@ -196,27 +200,30 @@ export class FloatingIps {
                 : {}),
             },
           ]
-        : [{ subnetId: (v4[0] as (typeof v4)[number]).row.id }];
-    let port: Port;
-    try {
-      port = await this.#ports.create(SYSTEM, network.row, {
-        projectId: '',
-        name: '',
-        deviceId: id,
-        deviceOwner: 'network:floatingip',
-        fixedIps,
-      });
-    } catch (err) {
-      if (err instanceof ApiError && err.details?.['type'] === 'IpAddressGenerationFailure')
-        throw new BadRequestError(
-          `Unable to find any IP address on external network ${network.row.id}.`,
-          'network.bad_request',
-          {
-            details: { type: 'ExternalIpAddressExhausted' },
-          },
-        );
-      throw err;
+        : v4.map((s) => ({ subnetId: s.row.id }));
+    let port: Port | undefined;
+    for (const choice of choices) {
+      try {
+        port = await this.#ports.create(SYSTEM, network.row, {
+          projectId: '',
+          name: '',
+          deviceId: id,
+          deviceOwner: 'network:floatingip',
+          fixedIps: [choice],
+          status: 'N/A',
+        });
+        break;
+      } catch (err) {
+        if (!(err instanceof ApiError && err.details?.['type'] === 'IpAddressGenerationFailure'))
+          throw err;
+      }
     }
+    if (!port)
+      throw new BadRequestError(
+        `Unable to find any IP address on external network ${network.row.id}.`,
+        'network.bad_request',
+        { details: { type: 'ExternalIpAddressExhausted' } },
+      );
     const address = port.fixedIps.find((f) => !f.ipAddress.includes(':'))?.ipAddress ?? '';
     const at = toDbTimestamp(this.#now());
     try {

@@ -8,7 +8,7 @@ import { sql, type SqlBool } from 'kysely';
 import { notFound } from './errors.ts';
 import { rangeOf } from './ip.ts';
 import type { Networks } from './networks.ts';
-import type { Db, Viewer } from './standard.ts';
+import { SYSTEM, type Db } from './standard.ts';
 import { poolRanges, prefixOf, type Subnets } from './subnets.ts';
 
 export type SubnetAvailability = {
@@ -36,8 +36,6 @@ export type AvailabilityFilter = {
   projectIds?: readonly string[];
   ipVersion?: number;
 };
-
-const SYSTEM: Viewer = { projectId: undefined, isAdmin: true };
 
 export class IpAvailability {
   readonly #db: Db;

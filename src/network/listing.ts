@@ -55,8 +55,14 @@ const TAG_FILTERS = new Set(['tags', 'tags-any', 'not-tags', 'not-tags-any']);
 function values(raw: unknown): string[] {
   if (raw === undefined || raw === null) return [];
   const list: unknown[] = Array.isArray(raw) ? (raw as unknown[]) : [raw];
-  return list.map((v) => (typeof v === 'string' ? v : JSON.stringify(v)));
+  const out = list.map((v) => (typeof v === 'string' ? v : JSON.stringify(v)));
+  if (out.some((v) => v.includes('\u0000')))
+    throw badRequest('Query values may not contain NUL characters');
+  return out;
 }
+
+/** The database columns are 32-bit. */
+const INT_MAX = 2 ** 31 - 1;
 
 /** neutron-lib's convert_to_boolean. */
 export function toBoolean(value: unknown, what: string): boolean {
@@ -74,7 +80,7 @@ export function toBoolean(value: unknown, what: string): boolean {
 function convert(attr: Attr, name: string, value: string): string | number {
   if (attr.kind === 'bool') return toBoolean(value, name) ? 1 : 0;
   if (attr.kind === 'int') {
-    if (!/^-?\d+$/.test(value.trim()))
+    if (!/^-?\d+$/.test(value.trim()) || Math.abs(Number(value)) > INT_MAX)
       throw badRequest(`Invalid input for ${name}. Reason: '${value}' is not an integer.`);
     return Number(value);
   }
@@ -133,7 +139,8 @@ export function parseListQuery(
         'network.bad_request',
         { details: { type: 'BadRequest' } },
       );
-    limit = Number(limitText);
+    // Past every engine's row counts; also keeps the number an integer literal in SQL.
+    limit = Math.min(Number(limitText), INT_MAX);
     if (limit === 0) limit = undefined;
   }
   const fields = values(query['fields'])

@@ -67,7 +67,7 @@ export const NETWORK_LIST: ListSpec = {
     'provider:segmentation_id': { column: 'segmentation_id', kind: 'int', nullable: true },
     revision_number: { column: 'revision_number', kind: 'int' },
   },
-  special: new Set(['subnets', 'availability_zone_hints', 'is_default', 'shared']),
+  special: new Set(['subnets', 'is_default', 'shared']),
   tagType: 'networks',
 };
 
@@ -396,6 +396,19 @@ export class Networks {
     const now = this.#now();
     if (changes.shared !== undefined && changes.shared !== (row.shared === 1))
       await setWildcard(this.#db, row, 'access_as_shared', changes.shared, now);
+    if (changes.external === false && row.external === 1) {
+      const gateway = await this.#db
+        .selectFrom('ports')
+        .select('id')
+        .where('network_id', '=', id)
+        .where('device_owner', 'in', ['network:router_gateway', 'network:floatingip'])
+        .executeTakeFirst();
+      if (gateway)
+        throw conflict(
+          'ExternalNetworkInUse',
+          `External network ${id} cannot be updated to be made non-external, since it has existing gateway ports.`,
+        );
+    }
     if (changes.external !== undefined && changes.external !== (row.external === 1))
       await setWildcard(this.#db, row, 'access_as_external', changes.external, now);
     const set: Partial<NetworkRow> = {};

@@ -16,7 +16,7 @@ import {
 } from '../common/db/portable.ts';
 import type { NetworkConfig } from './config.ts';
 import type { NetworkRow, PortRow } from './db/schema.ts';
-import { badRequest, conflict, notFound } from './errors.ts';
+import { badRequest, conflict, ipAddressGenerationFailure, notFound } from './errors.ts';
 import { AddressTaken, Ipam, type Allocation, type FixedIpRequest } from './ipam.ts';
 import { parseAddress, formatAddress } from './ip.ts';
 import { selectPage, type ListQuery, type ListSpec } from './listing.ts';
@@ -55,9 +55,11 @@ export type PortInput = {
   vnicType?: string;
   profile?: Record<string, unknown>;
   tags?: string[];
+  /** For a floating IP's own port, which is never plugged: `N/A`. Default `DOWN`. */
+  status?: 'DOWN' | 'N/A';
 };
 
-export type PortChanges = Omit<PortInput, 'projectId' | 'tags'>;
+export type PortChanges = Omit<PortInput, 'projectId' | 'tags' | 'status'>;
 
 export const VNIC_TYPES = [
   'normal',
@@ -160,6 +162,21 @@ export class Ports {
   async get(viewer: Viewer, id: string): Promise<Port> {
     const [port] = await this.#hydrate([await this.#row(viewer, id)]);
     return port as Port;
+  }
+
+  /** The ports among `ids` that exist, in one round of queries. */
+  async many(ids: readonly string[]): Promise<Port[]> {
+    if (ids.length === 0) return [];
+    const rows: PortRow[] = [];
+    for (let i = 0; i < ids.length; i += 500)
+      rows.push(
+        ...(await this.#db
+          .selectFrom('ports')
+          .selectAll()
+          .where('id', 'in', ids.slice(i, i + 500))
+          .execute()),
+      );
+    return this.#hydrate(rows);
   }
 
   async list(viewer: Viewer, query: ListQuery): Promise<Port[]> {
@@ -294,7 +311,7 @@ export class Ports {
                 network_id: network.id,
                 mac_address: chosenMac,
                 admin_state_up: toDbBoolean(input.adminStateUp ?? true),
-                status: 'DOWN',
+                status: input.status ?? 'DOWN',
                 device_id: input.deviceId ?? '',
                 device_owner: deviceOwner,
                 port_security_enabled: toDbBoolean(portSecurity),
@@ -348,6 +365,7 @@ export class Ports {
           if (attempt < 16) continue;
         }
         if (err instanceof AddressTaken && attempt < 32) continue;
+        if (err instanceof AddressTaken) throw ipAddressGenerationFailure(network.id);
         throw err;
       }
     }
@@ -473,6 +491,7 @@ export class Ports {
         if (err instanceof DuplicateKeyError && set.mac_address !== undefined)
           throw macInUse(row.network_id, mac);
         if (err instanceof AddressTaken && attempt < 32) continue;
+        if (err instanceof AddressTaken) throw ipAddressGenerationFailure(row.network_id);
         throw err;
       }
     }
@@ -487,14 +506,34 @@ export class Ports {
   async delete(viewer: Viewer, id: string, revision?: number, service = false): Promise<PortRow> {
     const row = await this.#row(viewer, id);
     checkRevision(revision, row.revision_number);
-    if (!service && SERVICE_OWNERS.has(row.device_owner) && row.device_id !== '')
+    if (!service && SERVICE_OWNERS.has(row.device_owner) && (await this.#serviceExists(row)))
       throw conflict(
         'ServicePortInUse',
         `Port ${id} cannot be deleted directly via the port API: has device owner ${row.device_owner}.`,
       );
     await withRetry(() =>
       this.#db.transaction().execute(async (trx) => {
+        const forwarded = await trx
+          .selectFrom('port_forwardings')
+          .select('floatingip_id')
+          .where('internal_port_id', '=', id)
+          .execute();
         await trx.deleteFrom('port_forwardings').where('internal_port_id', '=', id).execute();
+        // A floating IP that reached this port only by forwarding lets go of its router.
+        if (forwarded.length > 0)
+          await trx
+            .updateTable('floatingips')
+            .set({ router_id: null, revision_number: sql<number>`revision_number + 1` })
+            .where(
+              'id',
+              'in',
+              forwarded.map((f) => f.floatingip_id),
+            )
+            .where('fixed_port_id', 'is', null)
+            .where(
+              sql<SqlBool>`not exists (select 1 from port_forwardings f where f.floatingip_id = floatingips.id)`,
+            )
+            .execute();
         await trx
           .updateTable('floatingips')
           .set({
@@ -519,6 +558,24 @@ export class Ports {
       }),
     );
     return row;
+  }
+
+  /** Whether the router or floating IP a service port belongs to still exists. */
+  async #serviceExists(row: PortRow): Promise<boolean> {
+    if (row.device_id === '') return false;
+    const found =
+      row.device_owner === 'network:floatingip'
+        ? await this.#db
+            .selectFrom('floatingips')
+            .select('id')
+            .where('id', '=', row.device_id)
+            .executeTakeFirst()
+        : await this.#db
+            .selectFrom('routers')
+            .select('id')
+            .where('id', '=', row.device_id)
+            .executeTakeFirst();
+    return found !== undefined;
   }
 
   async count(projectId: string): Promise<number> {

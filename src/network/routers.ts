@@ -15,7 +15,7 @@ import { overlaps, parseAddress, parsePrefix } from './ip.ts';
 import { selectPage, type ListQuery, type ListSpec } from './listing.ts';
 import type { Networks } from './networks.ts';
 import type { Ports } from './ports.ts';
-import { checkRevision, newId, tagsOf, type Db, type Viewer } from './standard.ts';
+import { checkRevision, newId, tagsOf, type Db, type Viewer, SYSTEM } from './standard.ts';
 import type { Subnets } from './subnets.ts';
 
 export type Route = { destination: string; nexthop: string };
@@ -76,7 +76,6 @@ export const ROUTER_LIST: ListSpec = {
     admin_state_up: { column: 'admin_state_up', kind: 'bool' },
     revision_number: { column: 'revision_number', kind: 'int' },
   },
-  special: new Set(['distributed', 'ha', 'flavor_id']),
   tagType: 'routers',
 };
 
@@ -97,8 +96,6 @@ function visibleRouters(viewer: Viewer): Expression<SqlBool> | undefined {
   if (viewer.isAdmin) return undefined;
   return sql<SqlBool>`routers.project_id = ${viewer.projectId ?? ''}`;
 }
-
-const SYSTEM: Viewer = { projectId: undefined, isAdmin: true };
 
 export class Routers {
   readonly #db: Db;
@@ -214,7 +211,10 @@ export class Routers {
     return this.get(SYSTEM, id);
   }
 
-  /** Gives the router a gateway port on `gateway.networkId` (replacing any other). */
+  /**
+   * Gives the router a gateway port on `gateway.networkId`, replacing any other only once the new
+   * one exists, so a refused change leaves the old gateway in place.
+   */
   async #setGateway(routerId: string, gateway: Gateway): Promise<void> {
     const network = await this.#networks.get(SYSTEM, gateway.networkId);
     if (network.row.external !== 1)
@@ -227,7 +227,7 @@ export class Routers {
         await this.#bump(routerId, { enable_snat: toDbBoolean(gateway.enableSnat) });
       return;
     }
-    if (current) await this.#clearGateway(row);
+    if (current) await this.#checkGatewayUnused(row, current.row.network_id);
     for (const f of gateway.fixedIps ?? []) {
       if (f.ipAddress === undefined) continue;
       const subnets = await this.#subnets.ofNetwork(gateway.networkId);
@@ -242,26 +242,48 @@ export class Routers {
       adminStateUp: true,
       ...(gateway.fixedIps !== undefined ? { fixedIps: gateway.fixedIps } : {}),
     });
-    await this.#bump(routerId, {
-      gw_port_id: port.row.id,
-      enable_snat: toDbBoolean(gateway.enableSnat ?? true),
-    });
+    // Only the first of two concurrent changes swaps its port in; the other's port goes.
+    const swapped = await this.#db
+      .updateTable('routers')
+      .set({
+        gw_port_id: port.row.id,
+        enable_snat: toDbBoolean(gateway.enableSnat ?? true),
+        revision_number: sql<number>`revision_number + 1`,
+        updated_at: toDbTimestamp(this.#now()),
+      })
+      .where('id', '=', routerId)
+      .where((eb) =>
+        row.gw_port_id === null
+          ? eb('gw_port_id', 'is', null)
+          : eb('gw_port_id', '=', row.gw_port_id),
+      )
+      .executeTakeFirst();
+    if (Number(swapped.numUpdatedRows) !== 1) {
+      await this.#ports.delete(SYSTEM, port.row.id, undefined, true);
+      throw conflict('RouterInUse', `Router ${routerId} was changed by another request; retry`);
+    }
+    if (current) await this.#ports.delete(SYSTEM, current.row.id, undefined, true);
+  }
+
+  /** @throws ConflictError (409) while floating IPs reach the external network through it. */
+  async #checkGatewayUnused(row: RouterRow, networkId: string): Promise<void> {
+    const fip = await this.#db
+      .selectFrom('floatingips')
+      .select('id')
+      .where('router_id', '=', row.id)
+      .where('floating_network_id', '=', networkId)
+      .executeTakeFirst();
+    if (fip)
+      throw conflict(
+        'RouterExternalGatewayInUseByFloatingIp',
+        `Gateway cannot be updated for router ${row.id}, since a gateway to external network ${networkId} is required by one or more floating IPs.`,
+      );
   }
 
   async #clearGateway(row: RouterRow): Promise<void> {
     if (row.gw_port_id === null) return;
     const port = await this.#ports.get(SYSTEM, row.gw_port_id);
-    const fip = await this.#db
-      .selectFrom('floatingips')
-      .select('id')
-      .where('router_id', '=', row.id)
-      .where('floating_network_id', '=', port.row.network_id)
-      .executeTakeFirst();
-    if (fip)
-      throw conflict(
-        'RouterExternalGatewayInUseByFloatingIp',
-        `Gateway cannot be updated for router ${row.id}, since a gateway to external network ${port.row.network_id} is required by one or more floating IPs.`,
-      );
+    await this.#checkGatewayUnused(row, port.row.network_id);
     await this.#bump(row.id, { gw_port_id: null, enable_snat: 1 });
     await this.#ports.delete(SYSTEM, row.gw_port_id, undefined, true);
   }
@@ -398,6 +420,10 @@ export class Routers {
     const attached = await this.#attachedSubnets(id);
     if (by.portId !== undefined) {
       const port = await this.#ports.get(viewer, by.portId);
+      if (!viewer.isAdmin && port.row.project_id !== router.project_id)
+        throw badRouterRequest(
+          `Cannot add interface to router because port ${port.row.id} is not owned by project making the request`,
+        );
       if (port.row.device_id !== '')
         throw conflict(
           'PortInUse',
@@ -534,14 +560,30 @@ export class Routers {
         );
     }
     for (const subnetId of subnetIds) {
-      const needed = await this.#db
+      const associated = await this.#db
         .selectFrom('floatingips')
         .innerJoin('ip_allocations', 'ip_allocations.port_id', 'floatingips.fixed_port_id')
         .select('floatingips.id')
         .where('floatingips.router_id', '=', id)
         .where('ip_allocations.subnet_id', '=', subnetId)
         .executeTakeFirst();
-      if (needed)
+      // A port forwarding reaches its internal address through the router too (upstream checks
+      // both in _check_router_interface_not_in_use).
+      const forwarded = associated
+        ? undefined
+        : await this.#db
+            .selectFrom('port_forwardings')
+            .innerJoin('floatingips', 'floatingips.id', 'port_forwardings.floatingip_id')
+            .innerJoin('ip_allocations', (join) =>
+              join
+                .onRef('ip_allocations.port_id', '=', 'port_forwardings.internal_port_id')
+                .onRef('ip_allocations.ip_address', '=', 'port_forwardings.internal_ip_address'),
+            )
+            .select('port_forwardings.id')
+            .where('floatingips.router_id', '=', id)
+            .where('ip_allocations.subnet_id', '=', subnetId)
+            .executeTakeFirst();
+      if (associated || forwarded)
         throw conflict(
           'RouterInterfaceInUseByFloatingIP',
           `Router interface for subnet ${subnetId} on router ${id} cannot be deleted, as it is required by one or more floating IPs.`,

@@ -79,7 +79,6 @@ export function createNetworkService(
     subnetpool: (p) => subnetPools.count(p),
   });
   const deps: ApiDeps = {
-    db,
     networks,
     subnets,
     ports,

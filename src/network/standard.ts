@@ -16,6 +16,9 @@ export type Viewer = {
   readonly isAdmin: boolean;
 };
 
+/** The service itself, acting for any project (inside a router or floating IP operation). */
+export const SYSTEM: Viewer = { projectId: undefined, isAdmin: true };
+
 export type StandardRow = {
   id: string;
   project_id: string;

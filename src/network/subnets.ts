@@ -95,13 +95,7 @@ export const SUBNET_LIST: ListSpec = {
     subnetpool_id: { column: 'subnetpool_id', kind: 'string', nullable: true },
     revision_number: { column: 'revision_number', kind: 'int' },
   },
-  special: new Set([
-    'segment_id',
-    'service_types',
-    'dns_nameservers',
-    'host_routes',
-    'allocation_pools',
-  ]),
+  special: new Set(['segment_id']),
   tagType: 'subnets',
 };
 
@@ -260,6 +254,13 @@ export class Subnets {
     const at = toDbTimestamp(this.#now());
     await withRetry(() =>
       this.#db.transaction().execute(async (trx) => {
+        // The network row first: it serialises subnet creates on one network, so two cannot both
+        // pass the overlap check.
+        await trx
+          .updateTable('networks')
+          .set({ revision_number: sql<number>`revision_number + 1`, updated_at: at })
+          .where('id', '=', network.id)
+          .execute();
         const others = await trx
           .selectFrom('subnets')
           .select(['id', 'cidr'])
@@ -295,11 +296,6 @@ export class Subnets {
             host_routes: toDbJson(routes),
             service_types: toDbJson(input.serviceTypes ?? []),
           })
-          .execute();
-        await trx
-          .updateTable('networks')
-          .set({ revision_number: sql<number>`revision_number + 1`, updated_at: at })
-          .where('id', '=', network.id)
           .execute();
       }),
     );

@@ -57,6 +57,8 @@ export class Tags {
     for (const tag of tags) checkTag(tag);
     await withRetry(() =>
       this.#db.transaction().execute(async (trx) => {
+        // The tagged row first: it serialises tag writes on one resource.
+        await this.#bump(trx, type, id);
         const current = replace ? [] : await this.list(type, id, trx);
         const next = [...new Set([...current, ...tags])];
         if (next.length > MAX_TAGS)
@@ -75,7 +77,6 @@ export class Tags {
             .insertInto('tags')
             .values(next.map((tag) => ({ resource_type: type, resource_id: id, tag })))
             .execute();
-        await this.#bump(trx, type, id);
       }),
     );
     return this.list(type, id);
@@ -125,6 +126,8 @@ export function checkTag(tag: unknown): void {
   if (typeof tag !== 'string') throw invalidInput(`'${JSON.stringify(tag)}' is not a valid string`);
   if (tag.length > MAX_TAG_LENGTH)
     throw invalidInput(`'${tag}' exceeds maximum length of ${MAX_TAG_LENGTH}`);
+  if (tag.includes('\u0000'))
+    throw invalidInput(`'${JSON.stringify(tag)}' contains a NUL character`);
 }
 
 /** The resource name upstream's tag errors print for a URL collection (`security_groups`). */

@@ -14,12 +14,11 @@ import type { Quotas } from '../quotas.ts';
 import type { RbacPolicies } from '../rbac.ts';
 import type { Routers } from '../routers.ts';
 import type { SecurityGroups } from '../security-groups.ts';
-import type { Db, Viewer } from '../standard.ts';
+import type { Viewer } from '../standard.ts';
 import type { SubnetPools } from '../subnet-pools.ts';
 import type { Subnets } from '../subnets.ts';
 
 export type ApiDeps = {
-  db: Db;
   networks: Networks;
   subnets: Subnets;
   ports: Ports;
@@ -127,6 +126,10 @@ export function str(attrs: Body, key: string, max = 255): string | undefined {
     );
   if (v.length > max)
     throw badRequest(`Invalid input for ${key}. Reason: '${v}' exceeds maximum length of ${max}.`);
+  if (v.includes('\u0000'))
+    throw badRequest(
+      `Invalid input for ${key}. Reason: '${JSON.stringify(v)}' contains a NUL character.`,
+    );
   return v;
 }
 
@@ -179,7 +182,10 @@ export function required<T>(value: T | undefined, key: string): T {
 export function strList(attrs: Body, key: string, max = 255): string[] | undefined {
   const v = attrs[key];
   if (v === undefined) return undefined;
-  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || x.length > max))
+  if (
+    !Array.isArray(v) ||
+    v.some((x) => typeof x !== 'string' || x.length > max || x.includes('\u0000'))
+  )
     throw badRequest(`Invalid input for ${key}. Reason: '${JSON.stringify(v)}' is not a list.`);
   return v as string[];
 }
@@ -207,7 +213,7 @@ export function dictList<K extends string>(
     for (const [k, value] of Object.entries(item as Body)) {
       if (!(keys as readonly string[]).includes(k))
         throw badRequest(`Invalid input for ${key}. Reason: Unrecognized attribute(s) '${k}'.`);
-      if (typeof value !== 'string')
+      if (typeof value !== 'string' || value.includes('\u0000'))
         throw badRequest(
           `Invalid input for ${key}. Reason: Invalid data format for ${what}: '${JSON.stringify(item)}'.`,
         );
@@ -223,8 +229,8 @@ export function dictList<K extends string>(
  *   another project.
  */
 export function owningProject(attrs: Body, viewer: Viewer): string {
-  const project = str(attrs, 'project_id');
-  const tenant = str(attrs, 'tenant_id');
+  const project = str(attrs, 'project_id', 64);
+  const tenant = str(attrs, 'tenant_id', 64);
   if (project !== undefined && tenant !== undefined && project !== tenant)
     throw badRequest("'project_id' and 'tenant_id' do not match");
   const named = project ?? tenant;

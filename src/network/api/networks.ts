@@ -1,6 +1,7 @@
 /** `/v2.0/networks`: create, list, show, update, delete. */
 import Type from 'typebox';
 import type { App } from '../../common/http/app.ts';
+import { badRequest, invalidInput } from '../errors.ts';
 import { NETWORK_LIST, type NetworkChanges, type NetworkInput } from '../networks.ts';
 import { requiredRevision } from '../standard.ts';
 import {
@@ -21,7 +22,9 @@ import {
 import { listAnswer, listQueryOf, showAnswer } from './lists.ts';
 import { networkView } from './views.ts';
 
-export const IdParams = Type.Object({ id: Type.String({ maxLength: 255 }) });
+export const IdParams = Type.Object({
+  id: Type.String({ maxLength: 255, pattern: '^[^\\u0000]*$' }),
+});
 
 const ATTRIBUTES: AttributeSpec = {
   post: new Set([
@@ -84,6 +87,13 @@ function guarded(attrs: Body): string[] {
   return Object.keys(DEFAULTS).filter((k) => attrs[k] !== undefined && attrs[k] !== DEFAULTS[k]);
 }
 
+/** upstream's availability_zone_hints check: the joined list fits 255 characters. */
+export function checkHints(hints: string[]): string[] {
+  if (hints.join(',').length > 255)
+    throw invalidInput('Too many availability_zone_hints specified');
+  return hints;
+}
+
 function changesOf(attrs: Body): NetworkChanges {
   const out: NetworkChanges = {};
   const name = str(attrs, 'name');
@@ -97,7 +107,11 @@ function changesOf(attrs: Body): NetworkChanges {
   const external = bool(attrs, 'router:external');
   if (external !== undefined) out.external = external;
   const mtu = int(attrs, 'mtu');
-  if (mtu !== undefined && mtu !== 0) out.mtu = mtu;
+  if (mtu !== undefined && mtu !== 0) {
+    if (mtu < 68 || mtu > 65535)
+      throw badRequest(`Invalid input for mtu. Reason: '${mtu}' is not in range 68 through 65535.`);
+    out.mtu = mtu;
+  }
   const security = bool(attrs, 'port_security_enabled');
   if (security !== undefined) out.portSecurityEnabled = security;
   return out;
@@ -114,14 +128,14 @@ export function networkRoutes(app: App, deps: ApiDeps): void {
     authorize(request, deps, 'create_network', { project_id: projectId }, guarded(attrs));
     const input: NetworkInput = { projectId, ...changesOf(attrs) };
     const hints = strList(attrs, 'availability_zone_hints');
-    if (hints !== undefined) input.availabilityZoneHints = hints;
+    if (hints !== undefined) input.availabilityZoneHints = checkHints(hints);
     const type = str(attrs, 'provider:network_type');
     if (type !== undefined) input.networkType = type;
     if (attrs['provider:physical_network'] !== undefined)
       input.physicalNetwork =
         attrs['provider:physical_network'] === null
           ? null
-          : (str(attrs, 'provider:physical_network') ?? null);
+          : (str(attrs, 'provider:physical_network', 64) ?? null);
     const segment = int(attrs, 'provider:segmentation_id');
     if (segment !== undefined) input.segmentationId = segment;
     await deps.quotas.check(projectId, 'network');

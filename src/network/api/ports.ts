@@ -1,6 +1,8 @@
 /** `/v2.0/ports`: create, list, show, update, delete. */
 import type { App } from '../../common/http/app.ts';
-import { badRequest } from '../errors.ts';
+import type { FastifyRequest } from 'fastify';
+import { ForbiddenError } from '../../common/errors.ts';
+import { badRequest, conflict } from '../errors.ts';
 import type { FixedIpRequest } from '../ipam.ts';
 import { parseAddress, parsePrefix } from '../ip.ts';
 import {
@@ -125,9 +127,9 @@ function dhcpOptsOf(attrs: Body): DhcpOption[] | undefined {
   const v = attrs['extra_dhcp_opts'];
   if (v === undefined) return undefined;
   if (v === null) return [];
-  if (!Array.isArray(v))
+  if (!Array.isArray(v) || v.length > 100)
     throw badRequest(
-      `Invalid input for extra_dhcp_opts. Reason: '${JSON.stringify(v)}' is not a list.`,
+      `Invalid input for extra_dhcp_opts. Reason: '${JSON.stringify(v)}' is not a list of at most 100 options.`,
     );
   return v.map((item: unknown) => {
     const entry = (typeof item === 'object' && item !== null ? item : {}) as Body;
@@ -143,6 +145,10 @@ function dhcpOptsOf(attrs: Body): DhcpOption[] | undefined {
       throw badRequest(
         `Invalid input for extra_dhcp_opts. Reason: Invalid data format for extra-dhcp-opt: ${JSON.stringify(item)}.`,
       );
+    if (name.length > 64 || (value ?? '').length > 255)
+      throw badRequest(
+        `Invalid input for extra_dhcp_opts. Reason: Invalid data format for extra-dhcp-opt: ${JSON.stringify(item)}.`,
+      );
     return { opt_name: name, opt_value: value ?? '', ip_version: Number(version) };
   });
 }
@@ -155,6 +161,8 @@ function profileOf(attrs: Body): Record<string, unknown> | undefined {
     throw badRequest(
       `Invalid input for binding:profile. Reason: '${JSON.stringify(v)}' is not a dictionary.`,
     );
+  if (JSON.stringify(v).length > 16384)
+    throw badRequest('Invalid input for binding:profile. Reason: it is larger than 16 KiB.');
   return v as Record<string, unknown>;
 }
 
@@ -201,6 +209,30 @@ function guarded(attrs: Body, changes: PortChanges): string[] {
   return out;
 }
 
+/**
+ * A port that claims to be a router's must name a router of the caller's project (upstream's
+ * DeviceIDNotOwnedByProject), or routers would count another project's ports as theirs.
+ * @throws ConflictError (409).
+ */
+async function checkRouterDevice(
+  request: FastifyRequest,
+  deps: ApiDeps,
+  deviceOwner: string,
+  deviceId: string,
+): Promise<void> {
+  const viewer = viewerOf(request, deps);
+  if (viewer.isAdmin || !deviceOwner.startsWith('network:router') || deviceId === '') return;
+  const owned = await deps.routers.get(viewer, deviceId).then(
+    () => true,
+    () => false,
+  );
+  if (!owned)
+    throw conflict(
+      'DeviceIDNotOwnedByProject',
+      `The following device_id ${deviceId} is not owned by your project or matches another projects router.`,
+    );
+}
+
 export function portRoutes(app: App, deps: ApiDeps): void {
   const { ports, networks } = deps;
   const admin = (request: Parameters<typeof viewerOf>[0]): boolean =>
@@ -226,6 +258,13 @@ export function portRoutes(app: App, deps: ApiDeps): void {
       },
       guarded(attrs, changes),
     );
+    if (!viewer.isAdmin && !network.shared && network.row.project_id !== projectId)
+      throw new ForbiddenError(
+        `Tenant ${projectId} not allowed to create port on this network`,
+        'network.forbidden',
+        { details: { type: 'HTTPForbidden' } },
+      );
+    await checkRouterDevice(request, deps, owner, changes.deviceId ?? '');
     const input: PortInput = { projectId, ...changes };
     const tags = strList(attrs, 'tags');
     if (tags !== undefined) input.tags = tags;
@@ -276,6 +315,17 @@ export function portRoutes(app: App, deps: ApiDeps): void {
       },
       guarded(attrs, changes),
     );
+    if (changes.deviceOwner !== undefined || changes.deviceId !== undefined)
+      await checkRouterDevice(request, deps, owner, changes.deviceId ?? current.row.device_id);
+    if (
+      changes.fixedIps !== undefined &&
+      current.row.device_owner === 'network:router_interface' &&
+      !viewerOf(request, deps).isAdmin
+    )
+      throw conflict(
+        'L3PortIpChangeNotAllowed',
+        `Changing the fixed IPs of router interface port ${current.row.id} is not allowed; detach it from the router instead.`,
+      );
     const port = await ports.update(
       viewer,
       request.params.id,

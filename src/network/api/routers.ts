@@ -27,7 +27,7 @@ import {
   type Body,
 } from './context.ts';
 import { listAnswer, listQueryOf, showAnswer } from './lists.ts';
-import { IdParams } from './networks.ts';
+import { checkHints, IdParams } from './networks.ts';
 import { routerView } from './views.ts';
 
 const ATTRIBUTES: AttributeSpec = {
@@ -172,7 +172,7 @@ export function routerRoutes(app: App, deps: ApiDeps): void {
     );
     const input: RouterInput = { projectId, ...changes };
     const hints = strList(attrs, 'availability_zone_hints');
-    if (hints !== undefined) input.availabilityZoneHints = hints;
+    if (hints !== undefined) input.availabilityZoneHints = checkHints(hints);
     await deps.quotas.check(projectId, 'router');
     const router = await routers.create(input);
     const view = routerView(router, viewer.isAdmin);

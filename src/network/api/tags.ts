@@ -8,9 +8,9 @@ import type { Viewer } from '../standard.ts';
 import { checkTag, TAGGED, tagResourceName, type Tags } from '../tags.ts';
 import { authorize, viewerOf, type ApiDeps } from './context.ts';
 
-const TagParams = Type.Object({ id: Type.String({ maxLength: 255 }) });
+const TagParams = Type.Object({ id: Type.String({ maxLength: 255, pattern: '^[^\\u0000]*$' }) });
 const OneTagParams = Type.Object({
-  id: Type.String({ maxLength: 255 }),
+  id: Type.String({ maxLength: 255, pattern: '^[^\\u0000]*$' }),
   tag: Type.String({ maxLength: 1024 }),
 });
 

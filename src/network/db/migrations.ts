@@ -8,7 +8,7 @@ import { columnType as t } from '../../common/db/portable.ts';
 function standard<N extends string>(table: CreateTableBuilder<N>): CreateTableBuilder<N> {
   return table
     .addColumn('id', t.uuid, (c) => c.primaryKey())
-    .addColumn('project_id', t.key, (c) => c.notNull())
+    .addColumn('project_id', t.name, (c) => c.notNull())
     .addColumn('name', t.name, (c) => c.notNull())
     .addColumn('description', t.name, (c) => c.notNull())
     .addColumn('revision_number', t.integer, (c) => c.notNull())
@@ -93,7 +93,7 @@ async function initial(db: Kysely<unknown>, _dialect: DialectName): Promise<void
   await s
     .createTable('security_group_rules')
     .addColumn('id', t.uuid, (c) => c.primaryKey())
-    .addColumn('project_id', t.key, (c) => c.notNull())
+    .addColumn('project_id', t.name, (c) => c.notNull())
     .addColumn('security_group_id', t.uuid, (c) =>
       c.notNull().references('security_groups.id').onDelete('cascade'),
     )
@@ -127,14 +127,14 @@ async function initial(db: Kysely<unknown>, _dialect: DialectName): Promise<void
     .execute();
   await s
     .createTable('default_security_groups')
-    .addColumn('project_id', t.key, (c) => c.primaryKey())
+    .addColumn('project_id', t.name, (c) => c.primaryKey())
     .addColumn('security_group_id', t.uuid, (c) =>
       c.notNull().references('security_groups.id').onDelete('cascade'),
     )
     .execute();
   await s
     .createTable('quotas')
-    .addColumn('project_id', t.key, (c) => c.notNull())
+    .addColumn('project_id', t.name, (c) => c.notNull())
     .addColumn('resource', t.key, (c) => c.notNull())
     .addColumn('hard_limit', t.integer, (c) => c.notNull())
     .addPrimaryKeyConstraint('quotas_pk', ['project_id', 'resource'])
@@ -177,7 +177,7 @@ async function initial(db: Kysely<unknown>, _dialect: DialectName): Promise<void
     .addColumn('floatingip_id', t.uuid, (c) =>
       c.notNull().references('floatingips.id').onDelete('cascade'),
     )
-    .addColumn('project_id', t.key, (c) => c.notNull())
+    .addColumn('project_id', t.name, (c) => c.notNull())
     .addColumn('protocol', t.key, (c) => c.notNull())
     .addColumn('internal_port_id', t.uuid, (c) => c.notNull())
     .addColumn('internal_ip_address', t.key, (c) => c.notNull())
@@ -207,11 +207,11 @@ async function initial(db: Kysely<unknown>, _dialect: DialectName): Promise<void
   await s
     .createTable('rbac_policies')
     .addColumn('id', t.uuid, (c) => c.primaryKey())
-    .addColumn('project_id', t.key, (c) => c.notNull())
+    .addColumn('project_id', t.name, (c) => c.notNull())
     .addColumn('object_type', t.key, (c) => c.notNull())
     .addColumn('object_id', t.uuid, (c) => c.notNull())
     .addColumn('action', t.key, (c) => c.notNull())
-    .addColumn('target_project', t.key, (c) => c.notNull())
+    .addColumn('target_project', t.name, (c) => c.notNull())
     .addUniqueConstraint('rbac_policies_unique', [
       'object_type',
       'object_id',
