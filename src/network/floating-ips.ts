@@ -35,15 +35,6 @@ export type FloatingIpInput = {
   description?: string;
 };
 
-export type ForwardingInput = {
-  protocol: string;
-  internalPortId: string;
-  internalIpAddress?: string;
-  internalPort: [number, number];
-  externalPort: [number, number];
-  description?: string;
-};
-
 export const FLOATING_IP_LIST: ListSpec = {
   attrs: {
     id: { column: 'id', kind: 'string' },
@@ -61,18 +52,23 @@ export const FLOATING_IP_LIST: ListSpec = {
   tagType: 'floatingips',
 };
 
-export const FORWARDING_PROTOCOLS = ['tcp', 'udp', 'icmp', 'ipv6-icmp', 'sctp', 'dccp'] as const;
-
 function badFip(message: string): BadRequestError {
   return new BadRequestError(`Bad floatingip request: ${message}.`, 'network.bad_request', {
     details: { type: 'BadRequest' },
   });
 }
 
-function badForwarding(message: string): BadRequestError {
-  return new BadRequestError(`Bad port_forwarding request: ${message}.`, 'network.bad_request', {
-    details: { type: 'BadRequest' },
-  });
+/** FloatingIPPortAlreadyAssociated (409). */
+export function alreadyAssociated(
+  address: string,
+  id: string,
+  a: { portId: string; fixedIp: string },
+  networkId: string,
+): Error {
+  return conflict(
+    'FloatingIPPortAlreadyAssociated',
+    `Cannot associate floating IP ${address} (${id}) with port ${a.portId} using fixed IP ${a.fixedIp}, as that fixed IP already has a floating IP on external network ${networkId}.`,
+  );
 }
 
 function fipNotFound(id: string): Error {
@@ -249,22 +245,10 @@ export class FloatingIps {
     } catch (err) {
       await this.#ports.delete(SYSTEM, port.row.id, undefined, true);
       if (err instanceof DuplicateKeyError && association)
-        throw this.#alreadyAssociated(address, id, association, network.row.id);
+        throw alreadyAssociated(address, id, association, network.row.id);
       throw err;
     }
     return this.get(SYSTEM, id);
-  }
-
-  #alreadyAssociated(
-    address: string,
-    id: string,
-    a: { portId: string; fixedIp: string },
-    networkId: string,
-  ): Error {
-    return conflict(
-      'FloatingIPPortAlreadyAssociated',
-      `Cannot associate floating IP ${address} (${id}) with port ${a.portId} using fixed IP ${a.fixedIp}, as that fixed IP already has a floating IP on external network ${networkId}.`,
-    );
   }
 
   /** Which fixed IP of which port the floating IP maps to, and through which router. */
@@ -368,7 +352,7 @@ export class FloatingIps {
           .execute();
       } catch (err) {
         if (err instanceof DuplicateKeyError && set.fixed_port_id)
-          throw this.#alreadyAssociated(
+          throw alreadyAssociated(
             row.floating_ip_address,
             id,
             { portId: set.fixed_port_id, fixedIp: set.fixed_ip_address ?? '' },
@@ -405,123 +389,5 @@ export class FloatingIps {
       .where('project_id', '=', projectId)
       .executeTakeFirstOrThrow();
     return Number(row.n);
-  }
-
-  // Port forwardings
-
-  async forwardings(viewer: Viewer, fipId: string): Promise<PortForwardingRow[]> {
-    return [...(await this.get(viewer, fipId)).forwardings];
-  }
-
-  async forwarding(viewer: Viewer, fipId: string, id: string): Promise<PortForwardingRow> {
-    const found = (await this.get(viewer, fipId)).forwardings.find((f) => f.id === id);
-    if (!found) throw notFound('port forwarding', id, `Port Forwarding ${id} could not be found.`);
-    return found;
-  }
-
-  /** @throws BadRequestError (400), ConflictError (409) as upstream words them. */
-  async addForwarding(
-    viewer: Viewer,
-    fipId: string,
-    input: ForwardingInput,
-  ): Promise<PortForwardingRow> {
-    const fip = await this.get(viewer, fipId);
-    if (fip.row.fixed_port_id !== null)
-      throw this.#alreadyAssociated(
-        fip.row.floating_ip_address,
-        fipId,
-        { portId: fip.row.fixed_port_id, fixedIp: fip.row.fixed_ip_address ?? '' },
-        fip.row.floating_network_id,
-      );
-    const port = await this.#ports.get(viewer, input.internalPortId);
-    const v4 = port.fixedIps.filter((f) => !f.ipAddress.includes(':'));
-    if (v4.length === 0)
-      throw badForwarding(
-        `Requested internal port ${port.row.id} must allocate an IPv4 address at least`,
-      );
-    const ip =
-      input.internalIpAddress === undefined
-        ? v4[0]
-        : v4.find((f) => f.ipAddress === input.internalIpAddress);
-    if (!ip)
-      throw badForwarding(
-        `Requested internal IP address ${input.internalIpAddress ?? ''} is not suitable for internal neutron port ${port.row.id}, as its fixed_ips are ${JSON.stringify(port.fixedIps.map((f) => ({ subnet_id: f.subnetId, ip_address: f.ipAddress })))}`,
-      );
-    const bound = await this.#db
-      .selectFrom('floatingips')
-      .select('id')
-      .where('fixed_port_id', '=', port.row.id)
-      .executeTakeFirst();
-    if (bound)
-      throw conflict(
-        'PortHasBindingFloatingIP',
-        `Cannot create port forwarding to floating IP ${fip.row.floating_ip_address} (${fipId}) with port ${port.row.id} using fixed IP ${ip.ipAddress}, as that port already has a binding floating IP.`,
-      );
-    const routerId = await this.#routers.routerFor(ip.subnetId, fip.row.floating_network_id);
-    if (routerId === undefined)
-      throw badForwarding(
-        `External network ${fip.row.floating_network_id} is not reachable from subnet ${ip.subnetId}. Cannot set Port forwarding for port ${port.row.id} with Floating IP ${fipId}`,
-      );
-    if (fip.row.router_id !== null && fip.row.router_id !== routerId)
-      throw badForwarding(
-        `The Floating IP ${fipId} had been set on router ${fip.row.router_id}, the internal Neutron port ${port.row.id} can not reach it`,
-      );
-    const [inStart, inEnd] = input.internalPort;
-    const [exStart, exEnd] = input.externalPort;
-    if (inEnd - inStart !== exEnd - exStart && inStart !== inEnd)
-      throw badForwarding(
-        'Invalid ranges of internal and/or external ports. The relation between internal and external ports must be N-N or 1-N',
-      );
-    for (const other of fip.forwardings) {
-      if (other.protocol !== input.protocol) continue;
-      if (other.external_port_start <= exEnd && exStart <= other.external_port_end)
-        throw badForwarding(
-          `There is a port collision with the external_port_range. The following ranges collide: ${other.external_port_start}:${other.external_port_end} and ${exStart}:${exEnd}`,
-        );
-    }
-    const row: PortForwardingRow = {
-      id: newId(),
-      floatingip_id: fipId,
-      project_id: fip.row.project_id,
-      protocol: input.protocol,
-      internal_port_id: port.row.id,
-      internal_ip_address: ip.ipAddress,
-      internal_port_start: inStart,
-      internal_port_end: inEnd,
-      external_port_start: exStart,
-      external_port_end: exEnd,
-      description: input.description ?? '',
-    };
-    await this.#db.transaction().execute(async (trx) => {
-      await trx.insertInto('port_forwardings').values(row).execute();
-      await trx
-        .updateTable('floatingips')
-        .set({
-          router_id: routerId,
-          revision_number: sql<number>`revision_number + 1`,
-          updated_at: toDbTimestamp(this.#now()),
-        })
-        .where('id', '=', fipId)
-        .execute();
-    });
-    return row;
-  }
-
-  async removeForwarding(viewer: Viewer, fipId: string, id: string): Promise<void> {
-    await this.forwarding(viewer, fipId, id);
-    await this.#db.transaction().execute(async (trx) => {
-      await trx.deleteFrom('port_forwardings').where('id', '=', id).execute();
-      await trx
-        .updateTable('floatingips')
-        .set({
-          router_id: sql<
-            string | null
-          >`case when fixed_port_id is null and not exists (select 1 from port_forwardings f where f.floatingip_id = floatingips.id) then null else router_id end`,
-          revision_number: sql<number>`revision_number + 1`,
-          updated_at: toDbTimestamp(this.#now()),
-        })
-        .where('id', '=', fipId)
-        .execute();
-    });
   }
 }

@@ -87,6 +87,7 @@ export const NETWORK_POLICY: readonly RuleDefault[] = [
   rule('delete_floatingip', MEMBER),
   rule('create_floatingip:floating_ip_address', ADMIN),
   rule('create_floatingip_port_forwarding', MEMBER),
+  rule('update_floatingip_port_forwarding', MEMBER),
   rule('delete_floatingip_port_forwarding', MEMBER),
   rule('create_subnetpool', MEMBER),
   rule('update_subnetpool', MEMBER),

@@ -9,6 +9,7 @@ import { extensionRoutes } from './api/extensions.ts';
 import { floatingIpRoutes } from './api/floating-ips.ts';
 import { ipAvailabilityRoutes } from './api/ip-availability.ts';
 import { networkRoutes } from './api/networks.ts';
+import { portForwardingRoutes } from './api/port-forwardings.ts';
 import { portRoutes } from './api/ports.ts';
 import { quotaRoutes } from './api/quotas.ts';
 import { rbacRoutes } from './api/rbac.ts';
@@ -23,6 +24,7 @@ import { FloatingIps } from './floating-ips.ts';
 import { IpAvailability } from './ip-availability.ts';
 import { Networks } from './networks.ts';
 import { NETWORK_POLICY } from './policy.ts';
+import { PortForwardings } from './port-forwardings.ts';
 import { Ports } from './ports.ts';
 import { Quotas } from './quotas.ts';
 import { RbacPolicies } from './rbac.ts';
@@ -65,6 +67,7 @@ export function createNetworkService(
   const ports = new Ports(db, config, subnets, groups, now);
   const routers = new Routers(db, networks, subnets, ports, now);
   const floatingIps = new FloatingIps(db, { networks, subnets, ports, routers }, now);
+  const portForwardings = new PortForwardings(db, { floatingIps, ports, routers }, now);
   const rbac = new RbacPolicies(db, now);
   const subnetPools = new SubnetPools(db, now);
   const quotas = new Quotas(db, config, {
@@ -85,6 +88,7 @@ export function createNetworkService(
     groups,
     routers,
     floatingIps,
+    portForwardings,
     rbac,
     subnetPools,
     quotas,
@@ -134,6 +138,7 @@ export function createNetworkService(
     securityGroupRoutes(v2, deps);
     routerRoutes(v2, deps);
     floatingIpRoutes(v2, deps);
+    portForwardingRoutes(v2, deps);
     quotaRoutes(v2, deps);
     rbacRoutes(v2, deps);
     tagRoutes(v2, deps, new Tags(db, now));

@@ -212,6 +212,49 @@ describe('network: routers and floating IPs', () => {
     });
     assert.equal(clash.status, 400);
     assert.match(neutronError(clash).message, /port collision with the external_port_range/);
+    const moved = await h.call(
+      'PUT',
+      `/v2.0/floatingips/${fip.id}/port_forwardings/${pf.body.port_forwarding.id}`,
+      {
+        token: member,
+        body: { port_forwarding: { external_port: 9090, description: 'web' } },
+      },
+    );
+    assert.equal(moved.status, 200, moved.text);
+    assert.equal(moved.body.port_forwarding.external_port, 9090);
+    assert.equal(moved.body.port_forwarding.internal_port, 80);
+    assert.equal(moved.body.port_forwarding.description, 'web');
+    const other = await h.call('POST', `/v2.0/floatingips/${fip.id}/port_forwardings`, {
+      token: member,
+      body: {
+        port_forwarding: {
+          protocol: 'tcp',
+          internal_port_id: web.id,
+          internal_port: 443,
+          external_port: 8443,
+        },
+      },
+    });
+    assert.equal(other.status, 201, other.text);
+    const onto = await h.call(
+      'PUT',
+      `/v2.0/floatingips/${fip.id}/port_forwardings/${other.body.port_forwarding.id}`,
+      {
+        token: member,
+        body: { port_forwarding: { external_port: 9090 } },
+      },
+    );
+    assert.equal(onto.status, 400);
+    assert.equal(
+      (
+        await h.call(
+          'DELETE',
+          `/v2.0/floatingips/${fip.id}/port_forwardings/${other.body.port_forwarding.id}`,
+          { token: member },
+        )
+      ).status,
+      204,
+    );
     const withPf = (await h.call('GET', `/v2.0/floatingips/${fip.id}`, { token: member })).body
       .floatingip;
     assert.equal(withPf.router_id, router.id);

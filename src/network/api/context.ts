@@ -9,6 +9,7 @@ import type { NetworkConfig } from '../config.ts';
 import { badRequest, invalidInput, policyNotAuthorized } from '../errors.ts';
 import type { FloatingIps } from '../floating-ips.ts';
 import type { Networks } from '../networks.ts';
+import type { PortForwardings } from '../port-forwardings.ts';
 import type { Ports } from '../ports.ts';
 import type { Quotas } from '../quotas.ts';
 import type { RbacPolicies } from '../rbac.ts';
@@ -25,6 +26,7 @@ export type ApiDeps = {
   groups: SecurityGroups;
   routers: Routers;
   floatingIps: FloatingIps;
+  portForwardings: PortForwardings;
   rbac: RbacPolicies;
   subnetPools: SubnetPools;
   quotas: Quotas;

@@ -1,13 +1,7 @@
 /** `/v2.0/floatingips` and their `port_forwardings`. */
-import Type from 'typebox';
 import type { App } from '../../common/http/app.ts';
 import { badRequest } from '../errors.ts';
-import {
-  FLOATING_IP_LIST,
-  FORWARDING_PROTOCOLS,
-  type FloatingIpInput,
-  type ForwardingInput,
-} from '../floating-ips.ts';
+import { FLOATING_IP_LIST, type FloatingIpInput } from '../floating-ips.ts';
 import { parseAddress } from '../ip.ts';
 import { requiredRevision } from '../standard.ts';
 import {
@@ -16,7 +10,6 @@ import {
   ifMatch,
   owningProject,
   required,
-  shown,
   str,
   unwrap,
   uuid,
@@ -27,7 +20,7 @@ import {
 } from './context.ts';
 import { listAnswer, listQueryOf, showAnswer } from './lists.ts';
 import { IdParams } from './networks.ts';
-import { floatingIpView, forwardingView } from './views.ts';
+import { floatingIpView } from './views.ts';
 
 const ATTRIBUTES: AttributeSpec = {
   post: new Set([
@@ -58,62 +51,11 @@ const ATTRIBUTES: AttributeSpec = {
   ]),
 };
 
-const FORWARDING: AttributeSpec = {
-  post: new Set([
-    'protocol',
-    'internal_ip_address',
-    'internal_port',
-    'external_port',
-    'internal_port_id',
-    'internal_port_range',
-    'external_port_range',
-    'description',
-    'project_id',
-    'tenant_id',
-  ]),
-  put: new Set(),
-  readOnly: new Set(['id']),
-};
-
-const ForwardingParams = Type.Object({
-  id: Type.String({ maxLength: 255 }),
-  forwarding: Type.String({ maxLength: 255 }),
-});
-
 function ipAddress(attrs: Body, key: string): string | undefined {
   const v = str(attrs, key);
   if (v !== undefined && !parseAddress(v))
     throw badRequest(`Invalid input for ${key}. Reason: '${v}' is not a valid IP address.`);
   return v;
-}
-
-/** A port (`external_port`) or range (`external_port_range`, `N:M`), each within 1..65535. */
-function portRange(attrs: Body, name: string): [number, number] | undefined {
-  const single = attrs[name];
-  const range = attrs[`${name}_range`];
-  if (single !== undefined && single !== null) {
-    const n = typeof single === 'number' ? single : Number(shown(single));
-    if (!Number.isInteger(n) || n < 1 || n > 65535)
-      throw badRequest(
-        `Invalid input for ${name}. Reason: '${shown(single)}' is not a valid port number.`,
-      );
-    return [n, n];
-  }
-  if (range !== undefined && range !== null) {
-    const m = /^(\d+)(?::(\d+))?$/.exec(shown(range));
-    const start = Number(m?.[1]);
-    const end = Number(m?.[2] ?? m?.[1]);
-    if (!m || start < 1 || end > 65535)
-      throw badRequest(
-        `Invalid input for ${name}_range. Reason: '${shown(range)}' is not a valid port range.`,
-      );
-    if (start > end)
-      throw badRequest(
-        `Invalid input for ${name}_range. Reason: First port in a port range must be lower than the second port.`,
-      );
-    return [start, end];
-  }
-  return undefined;
 }
 
 export function floatingIpRoutes(app: App, deps: ApiDeps): void {
@@ -194,59 +136,4 @@ export function floatingIpRoutes(app: App, deps: ApiDeps): void {
     deps.notify('floatingip.delete.end', { floatingip_id: request.params.id });
     return reply.status(204).send();
   });
-
-  const base = '/v2.0/floatingips/:id/port_forwardings';
-
-  app.get(base, { schema: { params: IdParams } }, async (request) => {
-    const found = await fips.forwardings(viewerOf(request, deps), request.params.id);
-    return { port_forwardings: found.map(forwardingView) };
-  });
-
-  app.get(`${base}/:forwarding`, { schema: { params: ForwardingParams } }, async (request) => {
-    const found = await fips.forwarding(
-      viewerOf(request, deps),
-      request.params.id,
-      request.params.forwarding,
-    );
-    return showAnswer(request, 'port_forwarding', forwardingView(found));
-  });
-
-  app.post(base, { schema: { params: IdParams } }, async (request, reply) => {
-    const viewer = viewerOf(request, deps);
-    const attrs = unwrap(request.body, 'port_forwarding');
-    checkKeys(attrs, FORWARDING, 'POST');
-    const fip = await fips.get(viewer, request.params.id);
-    authorize(request, deps, 'create_floatingip_port_forwarding', {
-      project_id: fip.row.project_id,
-    });
-    const protocol = required(str(attrs, 'protocol'), 'protocol');
-    if (!(FORWARDING_PROTOCOLS as readonly string[]).includes(protocol))
-      throw badRequest(`Invalid input for protocol. Reason: ${protocol} is not in valid_values.`);
-    const input: ForwardingInput = {
-      protocol,
-      internalPortId: required(uuid(attrs, 'internal_port_id'), 'internal_port_id'),
-      internalPort: required(portRange(attrs, 'internal_port'), 'internal_port'),
-      externalPort: required(portRange(attrs, 'external_port'), 'external_port'),
-    };
-    const ip = ipAddress(attrs, 'internal_ip_address');
-    if (ip !== undefined) input.internalIpAddress = ip;
-    const description = str(attrs, 'description');
-    if (description !== undefined) input.description = description;
-    const row = await fips.addForwarding(viewer, request.params.id, input);
-    return reply.status(201).send({ port_forwarding: forwardingView(row) });
-  });
-
-  app.delete(
-    `${base}/:forwarding`,
-    { schema: { params: ForwardingParams } },
-    async (request, reply) => {
-      const viewer = viewerOf(request, deps);
-      const fip = await fips.get(viewer, request.params.id);
-      authorize(request, deps, 'delete_floatingip_port_forwarding', {
-        project_id: fip.row.project_id,
-      });
-      await fips.removeForwarding(viewer, request.params.id, request.params.forwarding);
-      return reply.status(204).send();
-    },
-  );
 }
