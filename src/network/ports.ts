@@ -18,11 +18,19 @@ import type { NetworkConfig } from './config.ts';
 import type { NetworkRow, PortRow } from './db/schema.ts';
 import { badRequest, conflict, ipAddressGenerationFailure, notFound } from './errors.ts';
 import { AddressTaken, Ipam, type Allocation, type FixedIpRequest } from './ipam.ts';
-import { parseAddress, formatAddress } from './ip.ts';
-import { selectPage, type ListQuery, type ListSpec } from './listing.ts';
+import { selectPage, type ListQuery } from './listing.ts';
+import { normalizeMac, portFilters, SERVICE_OWNERS, trusted, vifFor } from './port-fields.ts';
 import type { SecurityGroups } from './security-groups.ts';
 import { checkRevision, newId, tagsOf, type Db, type Viewer } from './standard.ts';
 import type { Subnets } from './subnets.ts';
+
+export {
+  AUTO_DELETE_OWNERS,
+  normalizeMac,
+  PORT_LIST,
+  SERVICE_OWNERS,
+  VNIC_TYPES,
+} from './port-fields.ts';
 
 export type AddressPair = { ip_address: string; mac_address: string };
 export type DhcpOption = { opt_name: string; opt_value: string; ip_version: number };
@@ -60,63 +68,6 @@ export type PortInput = {
 };
 
 export type PortChanges = Omit<PortInput, 'projectId' | 'tags' | 'status'>;
-
-export const VNIC_TYPES = [
-  'normal',
-  'direct',
-  'macvtap',
-  'baremetal',
-  'direct-physical',
-  'virtio-forwarder',
-  'smart-nic',
-  'vdpa',
-  'accelerator-direct',
-  'accelerator-direct-physical',
-  'remote-managed',
-] as const;
-
-/** Ports a router or floating IP owns: only their owner deletes them. */
-export const SERVICE_OWNERS = new Set([
-  'network:router_interface',
-  'network:router_gateway',
-  'network:floatingip',
-]);
-
-/** Ports a network owns: deleted with it, never in the way of deleting it. */
-export const AUTO_DELETE_OWNERS = new Set(['network:dhcp']);
-
-export const PORT_LIST: ListSpec = {
-  attrs: {
-    id: { column: 'id', kind: 'string' },
-    name: { column: 'name', kind: 'string' },
-    description: { column: 'description', kind: 'string' },
-    tenant_id: { column: 'project_id', kind: 'string' },
-    project_id: { column: 'project_id', kind: 'string' },
-    network_id: { column: 'network_id', kind: 'string' },
-    mac_address: { column: 'mac_address', kind: 'string' },
-    admin_state_up: { column: 'admin_state_up', kind: 'bool' },
-    status: { column: 'status', kind: 'string' },
-    device_id: { column: 'device_id', kind: 'string' },
-    device_owner: { column: 'device_owner', kind: 'string' },
-    port_security_enabled: { column: 'port_security_enabled', kind: 'bool' },
-    'binding:host_id': { column: 'binding_host_id', kind: 'string' },
-    'binding:vnic_type': { column: 'binding_vnic_type', kind: 'string' },
-    'binding:vif_type': { column: 'binding_vif_type', kind: 'string' },
-    revision_number: { column: 'revision_number', kind: 'int' },
-  },
-  special: new Set(['fixed_ips', 'security_groups', 'ip_address_substr']),
-  tagType: 'ports',
-};
-
-/** What a data plane on `host` is told to plug: a tap on a Linux bridge. */
-function vifFor(host: string): { type: string; details: Record<string, unknown> } {
-  if (host === '') return { type: 'unbound', details: {} };
-  return { type: 'tap', details: { connectivity: 'l2', port_filter: true } };
-}
-
-function trusted(deviceOwner: string): boolean {
-  return deviceOwner.startsWith('network:');
-}
 
 /** Visible ports: own, or (for the network's owner) every port on an own network. */
 function visiblePorts(viewer: Viewer): Expression<SqlBool> | undefined {
@@ -182,38 +133,7 @@ export class Ports {
   async list(viewer: Viewer, query: ListQuery): Promise<Port[]> {
     const visible = visiblePorts(viewer);
     const conditions = visible ? [visible] : [];
-    for (const entry of query.special.get('fixed_ips') ?? []) {
-      const eq = entry.indexOf('=');
-      const key = eq < 0 ? '' : entry.slice(0, eq);
-      const value = entry.slice(eq + 1);
-      if (key === 'subnet_id')
-        conditions.push(
-          sql<SqlBool>`exists (select 1 from ip_allocations a where a.port_id = ports.id and a.subnet_id = ${value})`,
-        );
-      else if (key === 'ip_address') {
-        const address = parseAddress(value);
-        const text = address ? formatAddress(address.version, address.value) : value;
-        conditions.push(
-          sql<SqlBool>`exists (select 1 from ip_allocations a where a.port_id = ports.id and a.ip_address = ${text})`,
-        );
-      } else if (key === 'ip_address_substr')
-        conditions.push(
-          sql<SqlBool>`exists (select 1 from ip_allocations a where a.port_id = ports.id and a.ip_address like ${`%${value.replace(/[%_!]/g, (c) => `!${c}`)}%`} escape '!')`,
-        );
-      else
-        throw badRequest(
-          `Invalid input for fixed_ips. Reason: Invalid data format for fixed IP: '${entry}'.`,
-        );
-    }
-    for (const substr of query.special.get('ip_address_substr') ?? [])
-      conditions.push(
-        sql<SqlBool>`exists (select 1 from ip_allocations a where a.port_id = ports.id and a.ip_address like ${`%${substr.replace(/[%_!]/g, (c) => `!${c}`)}%`} escape '!')`,
-      );
-    const groups = query.special.get('security_groups');
-    if (groups && groups.length > 0)
-      conditions.push(
-        sql<SqlBool>`exists (select 1 from port_security_groups g where g.port_id = ports.id and g.security_group_id in (${sql.join(groups)}))`,
-      );
+    conditions.push(...portFilters(query));
     const rows = await selectPage(this.#db, 'ports', query, conditions, {
       tagType: 'ports',
       missingMarker: (id) => notFound('port', id),
@@ -586,16 +506,6 @@ export class Ports {
       .executeTakeFirstOrThrow();
     return Number(row.n);
   }
-}
-
-/** Lower-case `xx:xx:xx:xx:xx:xx`. @throws BadRequestError (400) for anything else. */
-export function normalizeMac(value: string): string {
-  const hex = value.replace(/[-:.]/g, '').toLowerCase();
-  if (!/^[0-9a-f]{12}$/.test(hex) || hex === '000000000000' || hex === 'ffffffffffff')
-    throw badRequest(
-      `Invalid input for mac_address. Reason: '${value}' is not a valid MAC address.`,
-    );
-  return hex.match(/../g)?.join(':') ?? hex;
 }
 
 function macInUse(networkId: string, mac: string): Error {

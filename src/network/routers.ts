@@ -55,16 +55,6 @@ export type RouterChanges = {
   routes?: Route[];
 };
 
-export type InterfaceInfo = {
-  id: string;
-  project_id: string;
-  tenant_id: string;
-  port_id: string;
-  network_id: string;
-  subnet_id: string;
-  subnet_ids: string[];
-};
-
 export const ROUTER_LIST: ListSpec = {
   attrs: {
     id: { column: 'id', kind: 'string' },
@@ -118,7 +108,8 @@ export class Routers {
     this.#now = now;
   }
 
-  async #row(viewer: Viewer, id: string): Promise<RouterRow> {
+  /** The router's row as `viewer` may see it. @throws NotFoundError (404) RouterNotFound. */
+  async row(viewer: Viewer, id: string): Promise<RouterRow> {
     const visible = visibleRouters(viewer);
     const row = await this.#db
       .selectFrom('routers')
@@ -132,7 +123,7 @@ export class Routers {
 
   /** @throws NotFoundError (404) RouterNotFound. */
   async get(viewer: Viewer, id: string): Promise<Router> {
-    const [router] = await this.#hydrate([await this.#row(viewer, id)]);
+    const [router] = await this.#hydrate([await this.row(viewer, id)]);
     return router as Router;
   }
 
@@ -219,12 +210,12 @@ export class Routers {
     const network = await this.#networks.get(SYSTEM, gateway.networkId);
     if (network.row.external !== 1)
       throw badRouterRequest(`Network ${gateway.networkId} is not an external network`);
-    const row = await this.#row(SYSTEM, routerId);
+    const row = await this.row(SYSTEM, routerId);
     const current =
       row.gw_port_id === null ? undefined : await this.#ports.get(SYSTEM, row.gw_port_id);
     if (current && current.row.network_id === gateway.networkId && gateway.fixedIps === undefined) {
       if (gateway.enableSnat !== undefined)
-        await this.#bump(routerId, { enable_snat: toDbBoolean(gateway.enableSnat) });
+        await this.bump(routerId, { enable_snat: toDbBoolean(gateway.enableSnat) });
       return;
     }
     if (current) await this.#checkGatewayUnused(row, current.row.network_id);
@@ -284,11 +275,12 @@ export class Routers {
     if (row.gw_port_id === null) return;
     const port = await this.#ports.get(SYSTEM, row.gw_port_id);
     await this.#checkGatewayUnused(row, port.row.network_id);
-    await this.#bump(row.id, { gw_port_id: null, enable_snat: 1 });
+    await this.bump(row.id, { gw_port_id: null, enable_snat: 1 });
     await this.#ports.delete(SYSTEM, row.gw_port_id, undefined, true);
   }
 
-  async #bump(id: string, set: Partial<RouterRow>): Promise<void> {
+  /** Writes `set` and moves the revision on. */
+  async bump(id: string, set: Partial<RouterRow>): Promise<void> {
     await this.#db
       .updateTable('routers')
       .set({
@@ -306,7 +298,7 @@ export class Routers {
     changes: RouterChanges,
     revision?: number,
   ): Promise<Router> {
-    const row = await this.#row(viewer, id);
+    const row = await this.row(viewer, id);
     checkRevision(revision, row.revision_number);
     const set: Partial<RouterRow> = {};
     if (changes.name !== undefined) set.name = changes.name;
@@ -316,7 +308,7 @@ export class Routers {
       set.routes = toDbJson(await this.#checkRoutes(id, changes.routes));
     if (changes.gateway === null) await this.#clearGateway(row);
     else if (changes.gateway !== undefined) await this.#setGateway(id, changes.gateway);
-    if (Object.keys(set).length > 0) await this.#bump(id, set);
+    if (Object.keys(set).length > 0) await this.bump(id, set);
     return this.get(viewer, id);
   }
 
@@ -373,7 +365,8 @@ export class Routers {
       .filter((p): p is NonNullable<typeof p> => p !== undefined);
   }
 
-  async #interfaces(id: string): Promise<PortRow[]> {
+  /** The router's interface ports, in id order. */
+  async interfaces(id: string): Promise<PortRow[]> {
     return this.#db
       .selectFrom('ports')
       .selectAll()
@@ -385,9 +378,9 @@ export class Routers {
 
   /** @throws ConflictError (409) RouterInUse while interfaces remain. */
   async delete(viewer: Viewer, id: string, revision?: number): Promise<RouterRow> {
-    const row = await this.#row(viewer, id);
+    const row = await this.row(viewer, id);
     checkRevision(revision, row.revision_number);
-    const interfaces = await this.#interfaces(id);
+    const interfaces = await this.interfaces(id);
     if (interfaces.length > 0)
       throw conflict(
         'RouterInUse',
@@ -401,197 +394,6 @@ export class Routers {
       .execute();
     await this.#db.deleteFrom('routers').where('id', '=', id).execute();
     return row;
-  }
-
-  /**
-   * Attaches a subnet (a new port holding its gateway address) or an existing port.
-   * @throws BadRequestError (400) as upstream words it; ConflictError (409) PortInUse.
-   */
-  async addInterface(
-    viewer: Viewer,
-    id: string,
-    by: { subnetId?: string; portId?: string },
-  ): Promise<InterfaceInfo> {
-    const router = await this.#row(viewer, id);
-    if (by.subnetId === undefined && by.portId === undefined)
-      throw badRouterRequest('Either subnet_id or port_id must be specified');
-    if (by.subnetId !== undefined && by.portId !== undefined)
-      throw badRouterRequest('Cannot specify both subnet-id and port-id');
-    const attached = await this.#attachedSubnets(id);
-    if (by.portId !== undefined) {
-      const port = await this.#ports.get(viewer, by.portId);
-      if (!viewer.isAdmin && port.row.project_id !== router.project_id)
-        throw badRouterRequest(
-          `Cannot add interface to router because port ${port.row.id} is not owned by project making the request`,
-        );
-      if (port.row.device_id !== '')
-        throw conflict(
-          'PortInUse',
-          `Unable to complete operation on port ${port.row.id} for network ${port.row.network_id}. Port already has an attached device ${port.row.device_id}.`,
-        );
-      if (port.fixedIps.length === 0)
-        throw badRouterRequest('Router port must have at least one fixed IP');
-      for (const ip of port.fixedIps) await this.#checkAttachable(id, ip.subnetId, attached);
-      await this.#ports.update(SYSTEM, port.row.id, {
-        deviceId: id,
-        deviceOwner: 'network:router_interface',
-      });
-      await this.#bump(id, {});
-      return this.#info(
-        router,
-        port.row.id,
-        port.row.network_id,
-        port.fixedIps.map((f) => f.subnetId),
-      );
-    }
-    const subnet = await this.#subnets.get(viewer, by.subnetId as string);
-    if (!viewer.isAdmin && subnet.row.project_id !== router.project_id) {
-      const network = await this.#networks.get(SYSTEM, subnet.row.network_id);
-      if (network.row.shared !== 1)
-        throw badRouterRequest(
-          `Cannot add interface to router because subnet ${subnet.row.id} is not owned by project making the request`,
-        );
-    }
-    if (subnet.row.gateway_ip === null)
-      throw badRouterRequest('Subnet for router interface must have a gateway IP');
-    await this.#checkAttachable(id, subnet.row.id, attached);
-    const network = await this.#networks.get(SYSTEM, subnet.row.network_id);
-    const port = await this.#ports.create(SYSTEM, network.row, {
-      projectId: router.project_id,
-      name: '',
-      deviceId: id,
-      deviceOwner: 'network:router_interface',
-      adminStateUp: true,
-      fixedIps: [{ subnetId: subnet.row.id, ipAddress: subnet.row.gateway_ip }],
-    });
-    await this.#bump(id, {});
-    return this.#info(router, port.row.id, network.row.id, [subnet.row.id]);
-  }
-
-  async #attachedSubnets(id: string): Promise<{ id: string; cidr: string }[]> {
-    return this.#db
-      .selectFrom('ip_allocations')
-      .innerJoin('ports', 'ports.id', 'ip_allocations.port_id')
-      .innerJoin('subnets', 'subnets.id', 'ip_allocations.subnet_id')
-      .select(['subnets.id', 'subnets.cidr'])
-      .where('ports.device_id', '=', id)
-      .where('ports.device_owner', 'in', ['network:router_interface', 'network:router_gateway'])
-      .execute();
-  }
-
-  async #checkAttachable(
-    routerId: string,
-    subnetId: string,
-    attached: readonly { id: string; cidr: string }[],
-  ): Promise<void> {
-    if (attached.some((a) => a.id === subnetId))
-      throw badRouterRequest(`Router already has a port on subnet ${subnetId}`);
-    const subnet = await this.#subnets.get(SYSTEM, subnetId);
-    const prefix = parsePrefix(subnet.row.cidr);
-    for (const a of attached) {
-      const other = parsePrefix(a.cidr);
-      if (prefix && other && overlaps(prefix, other))
-        throw badRouterRequest(
-          `Cidr ${subnet.row.cidr} of subnet ${subnetId} overlaps with cidr ${a.cidr} of subnet ${a.id}`,
-        );
-    }
-    void routerId;
-  }
-
-  #info(router: RouterRow, portId: string, networkId: string, subnetIds: string[]): InterfaceInfo {
-    return {
-      id: router.id,
-      tenant_id: router.project_id,
-      project_id: router.project_id,
-      port_id: portId,
-      network_id: networkId,
-      subnet_id: subnetIds[0] ?? '',
-      subnet_ids: subnetIds,
-    };
-  }
-
-  /**
-   * Detaches by subnet or port (deleting the interface port).
-   * @throws NotFoundError (404) RouterInterfaceNotFound(ForSubnet); ConflictError (409)
-   *   RouterInterfaceInUseByFloatingIP.
-   */
-  async removeInterface(
-    viewer: Viewer,
-    id: string,
-    by: { subnetId?: string; portId?: string },
-  ): Promise<InterfaceInfo> {
-    const router = await this.#row(viewer, id);
-    if (by.subnetId === undefined && by.portId === undefined)
-      throw badRouterRequest('Either subnet_id or port_id must be specified');
-    const interfaces = await this.#interfaces(id);
-    let port: PortRow | undefined;
-    let subnetIds: string[] = [];
-    if (by.portId !== undefined) {
-      port = interfaces.find((p) => p.id === by.portId);
-      if (!port)
-        throw notFound(
-          'router interface',
-          by.portId,
-          `Router ${id} does not have an interface with id ${by.portId}`,
-        );
-      subnetIds = (await this.#ports.get(SYSTEM, port.id)).fixedIps.map((f) => f.subnetId);
-      if (by.subnetId !== undefined && !subnetIds.includes(by.subnetId))
-        throw new BadRequestError(
-          `Subnet on port ${port.id} does not match the requested subnet ${by.subnetId}.`,
-          'network.bad_request',
-          {
-            details: { type: 'SubnetMismatchForPort' },
-          },
-        );
-    } else {
-      for (const p of interfaces) {
-        const full = await this.#ports.get(SYSTEM, p.id);
-        if (full.fixedIps.some((f) => f.subnetId === by.subnetId)) {
-          port = p;
-          subnetIds = full.fixedIps.map((f) => f.subnetId);
-          break;
-        }
-      }
-      if (!port)
-        throw notFound(
-          'router interface for subnet',
-          by.subnetId ?? '',
-          `Router ${id} has no interface on subnet ${by.subnetId ?? ''}`,
-        );
-    }
-    for (const subnetId of subnetIds) {
-      const associated = await this.#db
-        .selectFrom('floatingips')
-        .innerJoin('ip_allocations', 'ip_allocations.port_id', 'floatingips.fixed_port_id')
-        .select('floatingips.id')
-        .where('floatingips.router_id', '=', id)
-        .where('ip_allocations.subnet_id', '=', subnetId)
-        .executeTakeFirst();
-      // A port forwarding reaches its internal address through the router too (upstream checks
-      // both in _check_router_interface_not_in_use).
-      const forwarded = associated
-        ? undefined
-        : await this.#db
-            .selectFrom('port_forwardings')
-            .innerJoin('floatingips', 'floatingips.id', 'port_forwardings.floatingip_id')
-            .innerJoin('ip_allocations', (join) =>
-              join
-                .onRef('ip_allocations.port_id', '=', 'port_forwardings.internal_port_id')
-                .onRef('ip_allocations.ip_address', '=', 'port_forwardings.internal_ip_address'),
-            )
-            .select('port_forwardings.id')
-            .where('floatingips.router_id', '=', id)
-            .where('ip_allocations.subnet_id', '=', subnetId)
-            .executeTakeFirst();
-      if (associated || forwarded)
-        throw conflict(
-          'RouterInterfaceInUseByFloatingIP',
-          `Router interface for subnet ${subnetId} on router ${id} cannot be deleted, as it is required by one or more floating IPs.`,
-        );
-    }
-    await this.#ports.delete(SYSTEM, port.id, undefined, true);
-    await this.#bump(id, {});
-    return this.#info(router, port.id, port.network_id, subnetIds);
   }
 
   /**

@@ -28,6 +28,7 @@ import { PortForwardings } from './port-forwardings.ts';
 import { Ports } from './ports.ts';
 import { Quotas } from './quotas.ts';
 import { RbacPolicies } from './rbac.ts';
+import { RouterInterfaces } from './router-interfaces.ts';
 import { Routers } from './routers.ts';
 import { SecurityGroups } from './security-groups.ts';
 import { SubnetPools } from './subnet-pools.ts';
@@ -66,6 +67,7 @@ export function createNetworkService(
   const groups = new SecurityGroups(db, now);
   const ports = new Ports(db, config, subnets, groups, now);
   const routers = new Routers(db, networks, subnets, ports, now);
+  const routerInterfaces = new RouterInterfaces(db, { routers, networks, subnets, ports });
   const floatingIps = new FloatingIps(db, { networks, subnets, ports, routers }, now);
   const portForwardings = new PortForwardings(db, { floatingIps, ports, routers }, now);
   const rbac = new RbacPolicies(db, now);
@@ -87,6 +89,7 @@ export function createNetworkService(
     ports,
     groups,
     routers,
+    routerInterfaces,
     floatingIps,
     portForwardings,
     rbac,

@@ -18,23 +18,24 @@ import {
   formatAddress,
   formatPrefix,
   overlaps,
-  rangeOf,
   parseAddress,
   parsePrefix,
-  usableRange,
-  withoutAddress,
-  type IpVersion,
   type Prefix,
-  type Range,
 } from './ip.ts';
+import {
+  checkGatewayOutsidePools,
+  checkModes,
+  checkNameservers,
+  checkPools,
+  checkRoutes,
+  defaultPools,
+  gatewayOf,
+  type HostRoute,
+  type Pool,
+} from './subnet-checks.ts';
 import { selectPage, type ListQuery, type ListSpec } from './listing.ts';
 import { visibleNetworks } from './networks.ts';
 import { checkRevision, newId, tagsOf, type Db, type Viewer } from './standard.ts';
-
-export const IPV6_MODES = ['dhcpv6-stateful', 'dhcpv6-stateless', 'slaac'] as const;
-
-export type Pool = { start: string; end: string };
-export type HostRoute = { destination: string; nexthop: string };
 
 export type Subnet = {
   readonly row: SubnetRow;
@@ -110,17 +111,7 @@ export function prefixOf(row: Pick<SubnetRow, 'cidr'>): Prefix {
   return prefix;
 }
 
-/** The pools of a subnet as ranges of numbers. */
-export function poolRanges(pools: readonly Pool[]): Range[] {
-  return pools.map((p) => ({
-    start: parseAddress(p.start)?.value ?? 0n,
-    end: parseAddress(p.end)?.value ?? 0n,
-  }));
-}
-
-function poolText(p: Pool): string {
-  return `${p.start}-${p.end}`;
-}
+export { IPV6_MODES, poolRanges, type HostRoute, type Pool } from './subnet-checks.ts';
 
 /** Subnets of networks the viewer sees, plus (for admins) all. */
 function visibleSubnets(viewer: Viewer): Expression<SqlBool> | undefined {
@@ -234,7 +225,7 @@ export class Subnets {
         'Subnet has a prefix length that is incompatible with DHCP service enabled',
       );
     const cidr = formatPrefix(prefix);
-    this.#checkModes(version, input.ipv6RaMode ?? null, input.ipv6AddressMode ?? null, enableDhcp);
+    checkModes(version, input.ipv6RaMode ?? null, input.ipv6AddressMode ?? null, enableDhcp);
     if (
       isAutoAddress({ ipv6_address_mode: input.ipv6AddressMode ?? input.ipv6RaMode ?? null }) &&
       prefix.length !== 64
@@ -242,14 +233,24 @@ export class Subnets {
       throw invalidInput(
         `Invalid CIDR ${cidr} for IPv6 address mode. OpenStack uses the EUI-64 address format, which requires the prefix to be /64`,
       );
-    const gateway = this.#gateway(prefix, input.gatewayIp);
+    const gateway = gatewayOf(prefix, input.gatewayIp);
     const pools =
       input.allocationPools !== undefined
-        ? this.#checkPools(prefix, cidr, input.allocationPools)
-        : this.#defaultPools(prefix, gateway);
-    if (gateway !== null) this.#checkGatewayOutsidePools(gateway, pools);
-    const dns = this.#checkNameservers(input.dnsNameservers ?? [], version, 'new subnet');
-    const routes = this.#checkRoutes(input.hostRoutes ?? [], version, 'new subnet');
+        ? checkPools(prefix, cidr, input.allocationPools)
+        : defaultPools(prefix, gateway);
+    if (gateway !== null) checkGatewayOutsidePools(gateway, pools);
+    const dns = checkNameservers(
+      input.dnsNameservers ?? [],
+      version,
+      'new subnet',
+      this.#config.max_dns_nameservers,
+    );
+    const routes = checkRoutes(
+      input.hostRoutes ?? [],
+      version,
+      'new subnet',
+      this.#config.max_subnet_host_routes,
+    );
     const id = newId();
     const at = toDbTimestamp(this.#now());
     await withRetry(() =>
@@ -320,163 +321,6 @@ export class Subnets {
     }
   }
 
-  #checkModes(version: number, ra: string | null, address: string | null, dhcp: boolean): void {
-    for (const [name, value] of [
-      ['ipv6_ra_mode', ra],
-      ['ipv6_address_mode', address],
-    ] as const) {
-      if (value === null) continue;
-      if (!(IPV6_MODES as readonly string[]).includes(value))
-        throw badRequest(`Invalid input for ${name}. Reason: ${value} is not in valid_values.`);
-      if (version === 4) throw invalidInput(`${name} is not valid when ip_version is 4`);
-    }
-    if ((ra !== null || address !== null) && !dhcp)
-      throw invalidInput(
-        'ipv6_ra_mode or ipv6_address_mode cannot be set when enable_dhcp is set to False',
-      );
-    if (ra !== null && address !== null && ra !== address)
-      throw invalidInput(
-        `ipv6_ra_mode set to '${ra}' with ipv6_address_mode set to '${address}' is not valid. If both attributes are set, they must be the same value`,
-      );
-  }
-
-  /**
-   * The gateway as a number, null for none. By default the first host for IPv4 and the prefix's
-   * own address for IPv6 (as upstream). A gateway outside the prefix is allowed (on-link).
-   */
-  #gateway(prefix: Prefix, given: string | null | undefined): bigint | null {
-    if (given === null) return null;
-    if (given === undefined) {
-      if (prefix.version === 6) return prefix.network;
-      const usable = usableRange(prefix);
-      return usable.start <= usable.end ? usable.start : null;
-    }
-    const address = parseAddress(given);
-    if (!address)
-      throw badRequest(
-        `Invalid input for gateway_ip. Reason: '${given}' is not a valid IP address.`,
-      );
-    if (address.version !== prefix.version)
-      throw invalidInput(`gateway_ip '${given}' does not match the ip_version '${prefix.version}'`);
-    const { start, end } = rangeOf(prefix);
-    if (
-      prefix.version === 4 &&
-      prefix.length < 31 &&
-      (address.value === start || address.value === end)
-    )
-      throw invalidInput('Gateway is not valid on subnet');
-    return address.value;
-  }
-
-  #defaultPools(prefix: Prefix, gateway: bigint | null): Pool[] {
-    let ranges: Range[] = [usableRange(prefix)];
-    if (gateway !== null) ranges = withoutAddress(ranges, gateway);
-    return ranges
-      .filter((r) => r.start <= r.end)
-      .map((r) => ({
-        start: formatAddress(prefix.version, r.start),
-        end: formatAddress(prefix.version, r.end),
-      }));
-  }
-
-  #checkPools(prefix: Prefix, cidr: string, pools: readonly Pool[]): Pool[] {
-    const usable = usableRange(prefix);
-    const out: { pool: Pool; range: Range }[] = [];
-    for (const p of pools) {
-      const start = parseAddress(p.start);
-      const end = parseAddress(p.end);
-      if (
-        !start ||
-        !end ||
-        start.version !== prefix.version ||
-        end.version !== prefix.version ||
-        start.value > end.value
-      )
-        throw badRequest(`The allocation pool ${poolText(p)} is not valid.`);
-      if (start.value < usable.start || end.value > usable.end)
-        throw badRequest(
-          `The allocation pool ${poolText(p)} spans beyond the subnet cidr ${cidr}.`,
-        );
-      const pool = {
-        start: formatAddress(prefix.version, start.value),
-        end: formatAddress(prefix.version, end.value),
-      };
-      out.push({ pool, range: { start: start.value, end: end.value } });
-    }
-    for (let i = 0; i < out.length; i++)
-      for (let j = i + 1; j < out.length; j++) {
-        const a = out[i] as (typeof out)[number];
-        const b = out[j] as (typeof out)[number];
-        if (a.range.start <= b.range.end && b.range.start <= a.range.end)
-          throw conflict(
-            'OverlappingAllocationPools',
-            `Found overlapping allocation pools: ${poolText(a.pool)} ${poolText(b.pool)} for subnet ${cidr}.`,
-          );
-      }
-    return out.map((o) => o.pool);
-  }
-
-  #checkGatewayOutsidePools(gateway: bigint, pools: readonly Pool[]): void {
-    for (const [i, r] of poolRanges(pools).entries())
-      if (gateway >= r.start && gateway <= r.end) {
-        const pool = pools[i] as Pool;
-        const version: IpVersion = pool.start.includes(':') ? 6 : 4;
-        throw conflict(
-          'GatewayConflictWithAllocationPools',
-          `Gateway ip ${formatAddress(version, gateway)} conflicts with allocation pool ${poolText(pool)}.`,
-        );
-      }
-  }
-
-  #checkNameservers(list: readonly string[], version: number, subnetId: string): string[] {
-    if (list.length > this.#config.max_dns_nameservers)
-      throw badRequest(
-        `Unable to complete operation for ${subnetId}. The number of DNS nameservers exceeds the limit ${this.#config.max_dns_nameservers}.`,
-      );
-    const seen = new Set<string>();
-    for (const ns of list) {
-      const a = parseAddress(ns);
-      if (!a)
-        throw badRequest(
-          `Invalid input for dns_nameservers. Reason: '${ns}' is not a valid nameserver.`,
-        );
-      if (a.version !== version)
-        throw invalidInput(`dns_nameserver '${ns}' does not match the ip_version '${version}'`);
-      if (seen.has(ns))
-        throw badRequest(
-          `Invalid input for dns_nameservers. Reason: Duplicate nameserver '${ns}'.`,
-        );
-      seen.add(ns);
-    }
-    return [...list];
-  }
-
-  #checkRoutes(list: readonly HostRoute[], version: number, subnetId: string): HostRoute[] {
-    if (list.length > this.#config.max_subnet_host_routes)
-      throw badRequest(
-        `Unable to complete operation for ${subnetId}. The number of host routes exceeds the limit ${this.#config.max_subnet_host_routes}.`,
-      );
-    return list.map((r) => {
-      const dest = parsePrefix(r.destination);
-      const hop = parseAddress(r.nexthop);
-      if (!dest || !r.destination.includes('/'))
-        throw badRequest(
-          `Invalid input for host_routes. Reason: '${r.destination}' is not a valid IP subnet.`,
-        );
-      if (!hop)
-        throw badRequest(
-          `Invalid input for host_routes. Reason: '${r.nexthop}' is not a valid IP address.`,
-        );
-      if (dest.version !== version)
-        throw invalidInput(
-          `destination '${r.destination}' does not match the ip_version '${version}'`,
-        );
-      if (hop.version !== version)
-        throw invalidInput(`nexthop '${r.nexthop}' does not match the ip_version '${version}'`);
-      return { destination: formatPrefix(dest), nexthop: formatAddress(hop.version, hop.value) };
-    });
-  }
-
   /** @throws as `create` for the changed attributes; the 412 of a failed `If-Match`. */
   async update(
     viewer: Viewer,
@@ -491,25 +335,32 @@ export class Subnets {
     const set: Partial<SubnetRow> = {};
     let gateway = row.gateway_ip === null ? null : (parseAddress(row.gateway_ip)?.value ?? null);
     if (changes.gatewayIp !== undefined) {
-      gateway = changes.gatewayIp === null ? null : this.#gateway(prefix, changes.gatewayIp);
+      gateway = changes.gatewayIp === null ? null : gatewayOf(prefix, changes.gatewayIp);
       set.gateway_ip = gateway === null ? null : formatAddress(prefix.version, gateway);
     }
     let pools = current.pools;
     if (changes.allocationPools !== undefined) {
-      pools = this.#checkPools(prefix, row.cidr, changes.allocationPools);
+      pools = checkPools(prefix, row.cidr, changes.allocationPools);
       set.allocation_pools = toDbJson(pools);
     }
     if (
       gateway !== null &&
       (changes.gatewayIp !== undefined || changes.allocationPools !== undefined)
     )
-      this.#checkGatewayOutsidePools(gateway, pools);
+      checkGatewayOutsidePools(gateway, pools);
     if (changes.dnsNameservers !== undefined)
       set.dns_nameservers = toDbJson(
-        this.#checkNameservers(changes.dnsNameservers, row.ip_version, id),
+        checkNameservers(
+          changes.dnsNameservers,
+          row.ip_version,
+          id,
+          this.#config.max_dns_nameservers,
+        ),
       );
     if (changes.hostRoutes !== undefined)
-      set.host_routes = toDbJson(this.#checkRoutes(changes.hostRoutes, row.ip_version, id));
+      set.host_routes = toDbJson(
+        checkRoutes(changes.hostRoutes, row.ip_version, id, this.#config.max_subnet_host_routes),
+      );
     if (changes.name !== undefined) set.name = changes.name;
     if (changes.description !== undefined) set.description = changes.description;
     if (changes.enableDhcp !== undefined) set.enable_dhcp = toDbBoolean(changes.enableDhcp);

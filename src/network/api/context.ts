@@ -13,6 +13,7 @@ import type { PortForwardings } from '../port-forwardings.ts';
 import type { Ports } from '../ports.ts';
 import type { Quotas } from '../quotas.ts';
 import type { RbacPolicies } from '../rbac.ts';
+import type { RouterInterfaces } from '../router-interfaces.ts';
 import type { Routers } from '../routers.ts';
 import type { SecurityGroups } from '../security-groups.ts';
 import type { Viewer } from '../standard.ts';
@@ -25,6 +26,7 @@ export type ApiDeps = {
   ports: Ports;
   groups: SecurityGroups;
   routers: Routers;
+  routerInterfaces: RouterInterfaces;
   floatingIps: FloatingIps;
   portForwardings: PortForwardings;
   rbac: RbacPolicies;

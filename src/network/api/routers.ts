@@ -237,7 +237,11 @@ export function routerRoutes(app: App, deps: ApiDeps): void {
       const viewer = viewerOf(request, deps);
       const current = await routers.get(viewer, request.params.id);
       authorize(request, deps, 'add_router_interface', { project_id: current.row.project_id });
-      const info = await routers.addInterface(viewer, request.params.id, interfaceOf(request.body));
+      const info = await deps.routerInterfaces.add(
+        viewer,
+        request.params.id,
+        interfaceOf(request.body),
+      );
       deps.notify('router.interface.create', { router_interface: info });
       return info;
     },
@@ -250,7 +254,7 @@ export function routerRoutes(app: App, deps: ApiDeps): void {
       const viewer = viewerOf(request, deps);
       const current = await routers.get(viewer, request.params.id);
       authorize(request, deps, 'remove_router_interface', { project_id: current.row.project_id });
-      const info = await routers.removeInterface(
+      const info = await deps.routerInterfaces.remove(
         viewer,
         request.params.id,
         interfaceOf(request.body),
