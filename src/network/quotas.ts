@@ -3,6 +3,8 @@
  * configuration), overridden per project; -1 is unlimited. A create that would go past the limit
  * is a 409 OverQuota naming the resource.
  */
+import { sql } from 'kysely';
+import { DuplicateKeyError, withRetry } from '../common/db/portable.ts';
 import type { NetworkConfig } from './config.ts';
 import { badRequest, invalidInput, notFound, overQuota } from './errors.ts';
 import type { Db } from './standard.ts';
@@ -23,6 +25,15 @@ export type QuotaResource = (typeof QUOTA_RESOURCES)[number];
 
 export type Limits = Record<QuotaResource, number>;
 
+/** Resources whose creates are ranked against each other after the fact (see `recheck`). */
+const RANKED = {
+  network: 'networks',
+  subnet: 'subnets',
+  port: 'ports',
+  router: 'routers',
+  floatingip: 'floatingips',
+} as const;
+
 /** The largest limit upstream stores (a signed 32-bit column). */
 const MAX_LIMIT = 2147483647;
 
@@ -33,6 +44,8 @@ export class Quotas {
   readonly #db: Db;
   readonly #defaults: Limits;
   readonly #counters: Partial<Record<QuotaResource, Counter>>;
+  /** The last create queued per project and resource (see `serially`). */
+  readonly #queues = new Map<string, Promise<void>>();
 
   constructor(db: Db, config: NetworkConfig, counters: Partial<Record<QuotaResource, Counter>>) {
     this.#db = db;
@@ -111,19 +124,29 @@ export class Quotas {
             `Quota limit ${limit} for ${resource} must be greater than or equal to already used ${used[resource]}`,
           );
     }
-    await this.#db.transaction().execute(async (trx) => {
-      for (const [resource, limit] of parsed) {
-        await trx
-          .deleteFrom('quotas')
-          .where('project_id', '=', projectId)
-          .where('resource', '=', resource)
-          .execute();
-        await trx
-          .insertInto('quotas')
-          .values({ project_id: projectId, resource, hard_limit: limit })
-          .execute();
+    // Two concurrent sets for one project can both find no row and both insert: run it again.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await withRetry(() =>
+          this.#db.transaction().execute(async (trx) => {
+            for (const [resource, limit] of parsed) {
+              await trx
+                .deleteFrom('quotas')
+                .where('project_id', '=', projectId)
+                .where('resource', '=', resource)
+                .execute();
+              await trx
+                .insertInto('quotas')
+                .values({ project_id: projectId, resource, hard_limit: limit })
+                .execute();
+            }
+          }),
+        );
+        break;
+      } catch (err) {
+        if (!(err instanceof DuplicateKeyError) || attempt >= 5) throw err;
       }
-    });
+    }
     return this.limits(projectId);
   }
 
@@ -139,6 +162,59 @@ export class Quotas {
         projectId,
         `Quota for project ${projectId} could not be found.`,
       );
+  }
+
+  /**
+   * After a create: when concurrent creates took the project past its limit (each checked before
+   * the others committed), the ones created last undo themselves, so a burst keeps exactly the
+   * limit. Creates that commit long apart but check in between may still pass it by one.
+   * @throws ConflictError (409) OverQuota after undoing.
+   */
+  async recheck(
+    projectId: string,
+    resource: keyof typeof RANKED,
+    id: string,
+    undo: () => Promise<unknown>,
+  ): Promise<void> {
+    const limit = (await this.limits(projectId))[resource];
+    if (limit < 0) return;
+    const table = RANKED[resource];
+    const { rows } = await sql<{ n: number | string }>`
+      select count(*) as n from ${sql.table(table)} t
+      where t.project_id = ${projectId}
+        and exists (select 1 from ${sql.table(table)} me where me.id = ${id}
+          and (t.created_at < me.created_at or (t.created_at = me.created_at and t.id <= me.id)))`.execute(
+      this.#db,
+    );
+    if (Number(rows[0]?.n ?? 0) <= limit) return;
+    await undo();
+    throw overQuota([resource]);
+  }
+
+  /**
+   * Runs `create` (check, create, recheck) after any other one of this process for the same
+   * project and resource, so creates racing for a quota in one process keep exactly the limit;
+   * `recheck` covers creates in other processes.
+   */
+  async serially<T>(
+    projectId: string,
+    resource: QuotaResource,
+    create: () => Promise<T>,
+  ): Promise<T> {
+    if ((await this.limits(projectId))[resource] < 0) return create();
+    const key = `${resource}\u0000${projectId}`;
+    const before = this.#queues.get(key) ?? Promise.resolve();
+    const run = before.then(create, create);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#queues.set(key, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.#queues.get(key) === tail) this.#queues.delete(key);
+    }
   }
 
   /** @throws ConflictError (409) OverQuota when `adding` more would pass the project's limit. */

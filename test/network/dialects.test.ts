@@ -449,6 +449,27 @@ forEachDialect(
         'direction',
       );
       assert.equal(rules.length, 4);
+
+      // Creates racing for the last of a quota never take the project past it.
+      const capped = h.token('capped');
+      const setQuota = await Promise.all(
+        Array.from({ length: 4 }, () =>
+          h.call('PUT', '/v2.0/quotas/capped', { body: { quota: { network: 3 } } }),
+        ),
+      );
+      assert.deepEqual(statuses(setQuota), { 200: 4 });
+      const racing = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          h.call('POST', '/v2.0/networks', { token: capped, body: { network: { name: `q${i}` } } }),
+        ),
+      );
+      assert.ok(
+        racing.every((r) => r.status === 201 || r.status === 409),
+        JSON.stringify(statuses(racing)),
+      );
+      const made = await listed(h, '/v2.0/networks?project_id=capped', 'name');
+      assert.equal(made.length, 3, made.join(' '));
+      assert.deepEqual(statuses(racing), { 201: 3, 409: 5 });
     });
   },
   { timeout: 60_000 },

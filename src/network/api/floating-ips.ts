@@ -3,7 +3,7 @@ import type { App } from '../../common/http/app.ts';
 import { badRequest } from '../errors.ts';
 import { FLOATING_IP_LIST, type FloatingIpInput } from '../floating-ips.ts';
 import { parseAddress } from '../ip.ts';
-import { requiredRevision } from '../standard.ts';
+import { requiredRevision, SYSTEM } from '../standard.ts';
 import {
   authorize,
   checkKeys,
@@ -85,8 +85,14 @@ export function floatingIpRoutes(app: App, deps: ApiDeps): void {
       { project_id: projectId },
       address !== undefined ? ['floating_ip_address'] : [],
     );
-    await deps.quotas.check(projectId, 'floatingip');
-    const fip = await fips.create(viewer, input);
+    const fip = await deps.quotas.serially(projectId, 'floatingip', async () => {
+      await deps.quotas.check(projectId, 'floatingip');
+      const created = await fips.create(viewer, input);
+      await deps.quotas.recheck(projectId, 'floatingip', created.row.id, () =>
+        fips.delete(SYSTEM, created.row.id),
+      );
+      return created;
+    });
     const view = floatingIpView(fip);
     deps.notify('floatingip.create.end', { floatingip: view });
     return reply.status(201).send({ floatingip: view });

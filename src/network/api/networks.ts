@@ -3,7 +3,7 @@ import Type from 'typebox';
 import type { App } from '../../common/http/app.ts';
 import { badRequest, invalidInput } from '../errors.ts';
 import { NETWORK_LIST, type NetworkChanges, type NetworkInput } from '../networks.ts';
-import { requiredRevision } from '../standard.ts';
+import { requiredRevision, SYSTEM } from '../standard.ts';
 import {
   authorize,
   bool,
@@ -138,8 +138,14 @@ export function networkRoutes(app: App, deps: ApiDeps): void {
           : (str(attrs, 'provider:physical_network', 64) ?? null);
     const segment = int(attrs, 'provider:segmentation_id');
     if (segment !== undefined) input.segmentationId = segment;
-    await deps.quotas.check(projectId, 'network');
-    const network = await networks.create(input);
+    const network = await deps.quotas.serially(projectId, 'network', async () => {
+      await deps.quotas.check(projectId, 'network');
+      const created = await networks.create(input);
+      await deps.quotas.recheck(projectId, 'network', created.row.id, () =>
+        networks.delete(SYSTEM, created.row.id),
+      );
+      return created;
+    });
     const view = networkView(network, viewer.isAdmin);
     deps.notify('network.create.end', { network: view });
     return reply.status(201).send({ network: view });

@@ -12,7 +12,7 @@ import {
   type PortChanges,
   type PortInput,
 } from '../ports.ts';
-import { requiredRevision } from '../standard.ts';
+import { requiredRevision, SYSTEM } from '../standard.ts';
 import {
   allowed,
   authorize,
@@ -268,8 +268,14 @@ export function portRoutes(app: App, deps: ApiDeps): void {
     const input: PortInput = { projectId, ...changes };
     const tags = strList(attrs, 'tags');
     if (tags !== undefined) input.tags = tags;
-    await deps.quotas.check(projectId, 'port');
-    const port = await ports.create(viewer, network.row, input);
+    const port = await deps.quotas.serially(projectId, 'port', async () => {
+      await deps.quotas.check(projectId, 'port');
+      const created = await ports.create(viewer, network.row, input);
+      await deps.quotas.recheck(projectId, 'port', created.row.id, () =>
+        ports.delete(SYSTEM, created.row.id),
+      );
+      return created;
+    });
     const view = portView(port, admin(request));
     deps.notify('port.create.end', { port: portView(port, true) });
     return reply.status(201).send({ port: view });

@@ -9,7 +9,7 @@ import {
   type RouterChanges,
   type RouterInput,
 } from '../routers.ts';
-import { requiredRevision } from '../standard.ts';
+import { requiredRevision, SYSTEM } from '../standard.ts';
 import {
   authorize,
   bool,
@@ -173,8 +173,14 @@ export function routerRoutes(app: App, deps: ApiDeps): void {
     const input: RouterInput = { projectId, ...changes };
     const hints = strList(attrs, 'availability_zone_hints');
     if (hints !== undefined) input.availabilityZoneHints = checkHints(hints);
-    await deps.quotas.check(projectId, 'router');
-    const router = await routers.create(input);
+    const router = await deps.quotas.serially(projectId, 'router', async () => {
+      await deps.quotas.check(projectId, 'router');
+      const created = await routers.create(input);
+      await deps.quotas.recheck(projectId, 'router', created.row.id, () =>
+        routers.delete(SYSTEM, created.row.id),
+      );
+      return created;
+    });
     const view = routerView(router, viewer.isAdmin);
     deps.notify('router.create.end', { router: view });
     return reply.status(201).send({ router: view });

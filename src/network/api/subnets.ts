@@ -1,7 +1,7 @@
 /** `/v2.0/subnets`: create, list, show, update, delete. */
 import type { App } from '../../common/http/app.ts';
 import { badRequest } from '../errors.ts';
-import { requiredRevision } from '../standard.ts';
+import { requiredRevision, SYSTEM } from '../standard.ts';
 import { SUBNET_LIST, type SubnetChanges, type SubnetInput } from '../subnets.ts';
 import {
   authorize,
@@ -165,11 +165,17 @@ export function subnetRoutes(app: App, deps: ApiDeps): void {
     if (ra !== undefined) input.ipv6RaMode = ra;
     const mode = nullableStr(attrs, 'ipv6_address_mode');
     if (mode !== undefined) input.ipv6AddressMode = mode;
-    await deps.quotas.check(projectId, 'subnet');
-    const subnet =
-      pool === undefined
-        ? await subnets.create(network.row, input)
-        : await subnets.createFromPool(network.row, input, allocate);
+    const subnet = await deps.quotas.serially(projectId, 'subnet', async () => {
+      await deps.quotas.check(projectId, 'subnet');
+      const created =
+        pool === undefined
+          ? await subnets.create(network.row, input)
+          : await subnets.createFromPool(network.row, input, allocate);
+      await deps.quotas.recheck(projectId, 'subnet', created.row.id, () =>
+        subnets.delete(SYSTEM, created.row.id),
+      );
+      return created;
+    });
     const view = subnetView(subnet);
     deps.notify('subnet.create.end', { subnet: view });
     return reply.status(201).send({ subnet: view });
