@@ -14,7 +14,16 @@ import { selectPage, type ListQuery, type ListSpec } from './listing.ts';
 import type { Networks } from './networks.ts';
 import type { Port, Ports } from './ports.ts';
 import type { Routers } from './routers.ts';
-import { checkRevision, newId, tagsOf, type Db, type Viewer, SYSTEM } from './standard.ts';
+import {
+  checkRevision,
+  newId,
+  tagsOf,
+  type Db,
+  type Viewer,
+  SYSTEM,
+  visibleRow,
+  countOwned,
+} from './standard.ts';
 import type { Subnets } from './subnets.ts';
 
 export type FloatingIp = {
@@ -102,15 +111,7 @@ export class FloatingIps {
   }
 
   async #row(viewer: Viewer, id: string): Promise<FloatingIpRow> {
-    const visible = visibleFips(viewer);
-    const row = await this.#db
-      .selectFrom('floatingips')
-      .selectAll()
-      .where('id', '=', id)
-      .$if(visible !== undefined, (q) => q.where(visible as Expression<SqlBool>))
-      .executeTakeFirst();
-    if (!row) throw fipNotFound(id);
-    return row;
+    return visibleRow(this.#db, 'floatingips', id, visibleFips(viewer), fipNotFound);
   }
 
   /** @throws NotFoundError (404) FloatingIPNotFound. */
@@ -383,11 +384,6 @@ export class FloatingIps {
   }
 
   async count(projectId: string): Promise<number> {
-    const row = await this.#db
-      .selectFrom('floatingips')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('project_id', '=', projectId)
-      .executeTakeFirstOrThrow();
-    return Number(row.n);
+    return countOwned(this.#db, 'floatingips', projectId);
   }
 }

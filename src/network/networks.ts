@@ -16,7 +16,15 @@ import type { NetworkRow } from './db/schema.ts';
 import { badRequest, conflict, invalidInput, notFound } from './errors.ts';
 import { selectPage, toBoolean, type ListQuery, type ListSpec } from './listing.ts';
 import { setWildcard, targetedTo } from './rbac.ts';
-import { checkRevision, newId, tagsOf, type Db, type Viewer } from './standard.ts';
+import {
+  checkRevision,
+  newId,
+  tagsOf,
+  type Db,
+  type Viewer,
+  visibleRow,
+  countOwned,
+} from './standard.ts';
 
 export const NETWORK_TYPES = ['flat', 'vlan', 'vxlan', 'local'] as const;
 export type NetworkType = (typeof NETWORK_TYPES)[number];
@@ -129,15 +137,9 @@ export class Networks {
   }
 
   async #row(viewer: Viewer, id: string): Promise<NetworkRow> {
-    const visible = visibleNetworks(viewer);
-    const row = await this.#db
-      .selectFrom('networks')
-      .selectAll()
-      .where('id', '=', id)
-      .$if(visible !== undefined, (q) => q.where(visible as Expression<SqlBool>))
-      .executeTakeFirst();
-    if (!row) throw notFound('network', id);
-    return row;
+    return visibleRow(this.#db, 'networks', id, visibleNetworks(viewer), (missingId) =>
+      notFound('network', missingId),
+    );
   }
 
   async list(viewer: Viewer, query: ListQuery): Promise<Network[]> {
@@ -483,12 +485,7 @@ export class Networks {
 
   /** How many networks `projectId` owns (for quotas). */
   async count(projectId: string): Promise<number> {
-    const row = await this.#db
-      .selectFrom('networks')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('project_id', '=', projectId)
-      .executeTakeFirstOrThrow();
-    return Number(row.n);
+    return countOwned(this.#db, 'networks', projectId);
   }
 }
 

@@ -21,7 +21,15 @@ import { AddressTaken, Ipam, type Allocation, type FixedIpRequest } from './ipam
 import { selectPage, type ListQuery } from './listing.ts';
 import { normalizeMac, portFilters, SERVICE_OWNERS, trusted, vifFor } from './port-fields.ts';
 import type { SecurityGroups } from './security-groups.ts';
-import { checkRevision, newId, tagsOf, type Db, type Viewer } from './standard.ts';
+import {
+  checkRevision,
+  newId,
+  tagsOf,
+  type Db,
+  type Viewer,
+  visibleRow,
+  countOwned,
+} from './standard.ts';
 import type { Subnets } from './subnets.ts';
 
 export {
@@ -98,15 +106,9 @@ export class Ports {
   }
 
   async #row(viewer: Viewer, id: string): Promise<PortRow> {
-    const visible = visiblePorts(viewer);
-    const row = await this.#db
-      .selectFrom('ports')
-      .selectAll()
-      .where('id', '=', id)
-      .$if(visible !== undefined, (q) => q.where(visible as Expression<SqlBool>))
-      .executeTakeFirst();
-    if (!row) throw notFound('port', id);
-    return row;
+    return visibleRow(this.#db, 'ports', id, visiblePorts(viewer), (missingId) =>
+      notFound('port', missingId),
+    );
   }
 
   /** @throws NotFoundError (404) PortNotFound. */
@@ -499,12 +501,7 @@ export class Ports {
   }
 
   async count(projectId: string): Promise<number> {
-    const row = await this.#db
-      .selectFrom('ports')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('project_id', '=', projectId)
-      .executeTakeFirstOrThrow();
-    return Number(row.n);
+    return countOwned(this.#db, 'ports', projectId);
   }
 }
 

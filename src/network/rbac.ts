@@ -10,7 +10,7 @@ import { DuplicateKeyError, toDbTimestamp } from '../common/db/portable.ts';
 import type { NetworkRow, RbacPolicyRow } from './db/schema.ts';
 import { conflict, invalidInput, notFound } from './errors.ts';
 import { selectPage, type ListQuery, type ListSpec } from './listing.ts';
-import { newId, type Db, type Viewer } from './standard.ts';
+import { newId, type Db, type Viewer, countOwned } from './standard.ts';
 
 /** A policy as the domain hands it out. */
 export type RbacPolicy = RbacPolicyRow;
@@ -291,11 +291,6 @@ export class RbacPolicies {
   }
 
   async count(projectId: string): Promise<number> {
-    const row = await this.#db
-      .selectFrom('rbac_policies')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('project_id', '=', projectId)
-      .executeTakeFirstOrThrow();
-    return Number(row.n);
+    return countOwned(this.#db, 'rbac_policies', projectId);
   }
 }

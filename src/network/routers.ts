@@ -15,7 +15,16 @@ import { overlaps, parseAddress, parsePrefix } from './ip.ts';
 import { selectPage, type ListQuery, type ListSpec } from './listing.ts';
 import type { Networks } from './networks.ts';
 import type { Ports } from './ports.ts';
-import { checkRevision, newId, tagsOf, type Db, type Viewer, SYSTEM } from './standard.ts';
+import {
+  checkRevision,
+  newId,
+  tagsOf,
+  type Db,
+  type Viewer,
+  SYSTEM,
+  visibleRow,
+  countOwned,
+} from './standard.ts';
 import type { Subnets } from './subnets.ts';
 
 export type Route = { destination: string; nexthop: string };
@@ -110,15 +119,7 @@ export class Routers {
 
   /** The router's row as `viewer` may see it. @throws NotFoundError (404) RouterNotFound. */
   async row(viewer: Viewer, id: string): Promise<RouterRow> {
-    const visible = visibleRouters(viewer);
-    const row = await this.#db
-      .selectFrom('routers')
-      .selectAll()
-      .where('id', '=', id)
-      .$if(visible !== undefined, (q) => q.where(visible as Expression<SqlBool>))
-      .executeTakeFirst();
-    if (!row) throw routerNotFound(id);
-    return row;
+    return visibleRow(this.#db, 'routers', id, visibleRouters(viewer), routerNotFound);
   }
 
   /** @throws NotFoundError (404) RouterNotFound. */
@@ -417,11 +418,6 @@ export class Routers {
   }
 
   async count(projectId: string): Promise<number> {
-    const row = await this.#db
-      .selectFrom('routers')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('project_id', '=', projectId)
-      .executeTakeFirstOrThrow();
-    return Number(row.n);
+    return countOwned(this.#db, 'routers', projectId);
   }
 }

@@ -9,7 +9,7 @@ import type { SecurityGroupRow, SecurityGroupRuleRow } from './db/schema.ts';
 import { conflict, notFound } from './errors.ts';
 import { checkRule, ruleKey, type RuleInput } from './security-group-rules.ts';
 import { selectPage, type ListQuery, type ListSpec } from './listing.ts';
-import { checkRevision, newId, tagsOf, type Db, type Viewer } from './standard.ts';
+import { checkRevision, newId, tagsOf, type Db, type Viewer, visibleRow } from './standard.ts';
 
 export { normalizedCidr, type RuleInput } from './security-group-rules.ts';
 
@@ -165,15 +165,13 @@ export class SecurityGroups {
   }
 
   async #row(viewer: Viewer, id: string): Promise<SecurityGroupRow> {
-    const visible = visibleGroups(viewer);
-    const row = await this.#db
-      .selectFrom('security_groups')
-      .selectAll()
-      .where('id', '=', id)
-      .$if(visible !== undefined, (q) => q.where(visible as Expression<SqlBool>))
-      .executeTakeFirst();
-    if (!row) throw securityGroupNotFound(id);
-    return row;
+    return visibleRow(
+      this.#db,
+      'security_groups',
+      id,
+      visibleGroups(viewer),
+      securityGroupNotFound,
+    );
   }
 
   /** @throws NotFoundError (404) SecurityGroupNotFound. */

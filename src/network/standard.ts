@@ -4,7 +4,7 @@
  * `If-Match: revision_number=N` precondition on updates and deletes.
  */
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import { sql, type Expression, type Kysely, type SqlBool } from 'kysely';
 import type { NetworkDatabase } from './db/schema.ts';
 import { badRequest, revisionConflict } from './errors.ts';
 
@@ -97,4 +97,38 @@ export function chunks<T>(items: readonly T[], size = 500): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
+}
+
+/**
+ * The row `id` of `table` that `visible` (a condition naming the table, or undefined for all)
+ * lets the caller see. @throws what `missing` makes when there is none.
+ */
+export async function visibleRow<T extends keyof NetworkDatabase>(
+  db: Db,
+  table: T,
+  id: string,
+  visible: Expression<SqlBool> | undefined,
+  missing: (id: string) => Error,
+): Promise<NetworkDatabase[T]> {
+  const condition = visible === undefined ? sql`` : sql` and ${visible}`;
+  const { rows } = await sql<
+    NetworkDatabase[T]
+  >`select * from ${sql.table(table)} where ${sql.ref(`${table}.id`)} = ${id}${condition}`.execute(
+    db,
+  );
+  const row = rows[0];
+  if (row === undefined) throw missing(id);
+  return row;
+}
+
+/** How many rows of `table` project `projectId` owns (for quotas). */
+export async function countOwned(
+  db: Db,
+  table: keyof NetworkDatabase,
+  projectId: string,
+): Promise<number> {
+  const { rows } = await sql<{
+    n: number | string;
+  }>`select count(*) as n from ${sql.table(table)} where project_id = ${projectId}`.execute(db);
+  return Number(rows[0]?.n ?? 0);
 }

@@ -20,7 +20,15 @@ import {
   type Prefix,
 } from './ip.ts';
 import { selectPage, type ListQuery, type ListSpec } from './listing.ts';
-import { checkRevision, newId, tagsOf, type Db, type Viewer } from './standard.ts';
+import {
+  checkRevision,
+  newId,
+  tagsOf,
+  type Db,
+  type Viewer,
+  visibleRow,
+  countOwned,
+} from './standard.ts';
 
 export type SubnetPool = {
   readonly row: SubnetPoolRow;
@@ -126,15 +134,7 @@ export class SubnetPools {
   }
 
   async #row(viewer: Viewer, id: string): Promise<SubnetPoolRow> {
-    const visible = visiblePools(viewer);
-    const row = await this.#db
-      .selectFrom('subnetpools')
-      .selectAll()
-      .where('id', '=', id)
-      .$if(visible !== undefined, (q) => q.where(visible as Expression<SqlBool>))
-      .executeTakeFirst();
-    if (!row) throw poolNotFound(id);
-    return row;
+    return visibleRow(this.#db, 'subnetpools', id, visiblePools(viewer), poolNotFound);
   }
 
   /** @throws NotFoundError (404) SubnetPoolNotFound. */
@@ -387,11 +387,6 @@ export class SubnetPools {
   }
 
   async count(projectId: string): Promise<number> {
-    const row = await this.#db
-      .selectFrom('subnetpools')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('project_id', '=', projectId)
-      .executeTakeFirstOrThrow();
-    return Number(row.n);
+    return countOwned(this.#db, 'subnetpools', projectId);
   }
 }

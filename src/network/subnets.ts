@@ -35,7 +35,15 @@ import {
 } from './subnet-checks.ts';
 import { selectPage, type ListQuery, type ListSpec } from './listing.ts';
 import { visibleNetworks } from './networks.ts';
-import { checkRevision, newId, tagsOf, type Db, type Viewer } from './standard.ts';
+import {
+  checkRevision,
+  newId,
+  tagsOf,
+  type Db,
+  type Viewer,
+  visibleRow,
+  countOwned,
+} from './standard.ts';
 
 export type Subnet = {
   readonly row: SubnetRow;
@@ -133,15 +141,9 @@ export class Subnets {
   }
 
   async #row(viewer: Viewer, id: string): Promise<SubnetRow> {
-    const visible = visibleSubnets(viewer);
-    const row = await this.#db
-      .selectFrom('subnets')
-      .selectAll()
-      .where('id', '=', id)
-      .$if(visible !== undefined, (q) => q.where(visible as Expression<SqlBool>))
-      .executeTakeFirst();
-    if (!row) throw notFound('subnet', id);
-    return row;
+    return visibleRow(this.#db, 'subnets', id, visibleSubnets(viewer), (missingId) =>
+      notFound('subnet', missingId),
+    );
   }
 
   /** @throws NotFoundError (404) SubnetNotFound. */
@@ -433,11 +435,6 @@ export class Subnets {
   }
 
   async count(projectId: string): Promise<number> {
-    const row = await this.#db
-      .selectFrom('subnets')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('project_id', '=', projectId)
-      .executeTakeFirstOrThrow();
-    return Number(row.n);
+    return countOwned(this.#db, 'subnets', projectId);
   }
 }
