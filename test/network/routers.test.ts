@@ -322,6 +322,22 @@ describe('network: routers and floating IPs', () => {
       (await h.call('DELETE', `/v2.0/floatingips/${fip.id}`, { token: other })).status,
       404,
     );
+    const forwardings = await h.call('GET', `/v2.0/floatingips/${fip.id}/port_forwardings`, {
+      token: other,
+    });
+    assert.equal(forwardings.status, 404);
+    const forward = await h.call('POST', `/v2.0/floatingips/${fip.id}/port_forwardings`, {
+      token: other,
+      body: {
+        port_forwarding: {
+          protocol: 'tcp',
+          internal_port_id: '00000000-0000-0000-0000-000000000000',
+          internal_port: 22,
+          external_port: 2222,
+        },
+      },
+    });
+    assert.equal(forward.status, 404);
     const notExternal = await h.network('private2', {}, other);
     const bad = await h.call('POST', '/v2.0/floatingips', {
       token: other,
