@@ -2,12 +2,14 @@
 import type { Static } from 'typebox';
 import { loadConfigWith, type LoadOptions, type ResolvedConfig } from '../common/config/load.ts';
 import { withSections } from '../common/config/schema.ts';
+import { ComputeConfigSchema } from '../compute/service.ts';
 import { IdentityConfigSchema } from '../identity/service.ts';
 import { ImageConfigSchema } from '../image/service.ts';
 import { NetworkConfigSchema } from '../network/service.ts';
 import { PlacementConfigSchema } from '../placement/service.ts';
 
 export const TstackConfigSchema = withSections({
+  compute: ComputeConfigSchema,
   identity: IdentityConfigSchema,
   image: ImageConfigSchema,
   network: NetworkConfigSchema,

@@ -2,7 +2,7 @@
 import type { ServiceName } from '../common/config/schema.ts';
 import type { ServiceDefinition } from '../common/service.ts';
 import type { TstackConfig } from './config.ts';
-import { createComputeService } from '../compute/service.ts';
+import { COMPUTE_MIGRATIONS, createComputeService } from '../compute/service.ts';
 import { createDashboardService } from '../dashboard/service.ts';
 import { createIdentityService, IDENTITY_MIGRATIONS } from '../identity/service.ts';
 import { createImageService, IMAGE_MIGRATIONS } from '../image/service.ts';
@@ -32,7 +32,10 @@ export function serviceDefinitions(
       create: (ctx) => createNetworkService(ctx, config.network),
     },
     volume: { migrations: [], create: createVolumeService },
-    compute: { migrations: [], create: createComputeService },
+    compute: {
+      migrations: COMPUTE_MIGRATIONS,
+      create: (ctx) => createComputeService(ctx, config.compute),
+    },
     object: { migrations: [], create: createObjectService },
     orchestration: { migrations: [], create: createOrchestrationService },
     telemetry: { migrations: [], create: createTelemetryService },

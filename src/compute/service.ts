@@ -1,9 +1,39 @@
-/** Compute (Nova v2.1). For now: version discovery and microversion negotiation only. */
-import { createApp } from '../common/http/app.ts';
+/**
+ * Compute (Nova v2.1): version discovery, microversion negotiation, flavors (with extra specs and
+ * access lists) and key pairs. Servers and the agents behind them come with the rest of the issue.
+ */
+import type { Kysely } from 'kysely';
+import { createApp, type App } from '../common/http/app.ts';
 import { useMicroversions } from '../common/http/microversion.ts';
 import { baseUrlOf, type VersionEntry } from '../common/http/version-discovery.ts';
+import { PolicyEnforcer } from '../common/policy/enforcer.ts';
 import type { Service, ServiceContext } from '../common/service.ts';
 import { COMPUTE_MAX_VERSION, COMPUTE_MIN_VERSION } from './api-versions.ts';
+import type { ApiDeps } from './api/context.ts';
+import { flavorRoutes } from './api/flavors.ts';
+import { keyPairRoutes } from './api/keypairs.ts';
+import type { ComputeConfig } from './config.ts';
+import type { ComputeDatabase } from './db/schema.ts';
+import { DEFAULT_FLAVORS, Flavors } from './flavors.ts';
+import { KeyPairs } from './keypairs.ts';
+import { COMPUTE_POLICY } from './policy.ts';
+
+export { COMPUTE_MIGRATIONS } from './db/migrations.ts';
+export { ComputeConfigSchema, type ComputeConfig } from './config.ts';
+
+/** Creates the default flavors when there are none (concurrent starts create them once). */
+async function ensureDefaultFlavors(flavors: Flavors): Promise<void> {
+  const existing = await flavors.list(
+    { projectId: undefined, isAdmin: true },
+    { sortKey: 'id', sortDir: 'asc', limit: 1 },
+  );
+  if (existing.length > 0) return;
+  for (const flavor of DEFAULT_FLAVORS)
+    await flavors.create(flavor).catch((err: unknown) => {
+      if (!(err instanceof Error && 'status' in err && (err as { status: number }).status === 409))
+        throw err;
+    });
+}
 
 function versions(base: string): VersionEntry[] {
   return [
@@ -30,7 +60,17 @@ function v21(base: string): VersionEntry {
   };
 }
 
-export function createComputeService(ctx: ServiceContext): Service {
+export async function createComputeService(
+  ctx: ServiceContext,
+  config: ComputeConfig,
+): Promise<Service> {
+  const db = ctx.database.db as Kysely<ComputeDatabase>;
+  const deps: ApiDeps = {
+    flavors: new Flavors(db),
+    keyPairs: new KeyPairs(db),
+    policy: new PolicyEnforcer(COMPUTE_POLICY, { enforceScope: false }),
+  };
+  if (config.default_flavors) await ensureDefaultFlavors(deps.flavors);
   const app = createApp({
     service: 'compute',
     errorStyle: 'nova',
@@ -64,6 +104,12 @@ export function createComputeService(ctx: ServiceContext): Service {
             ],
           },
         };
+      });
+      void v2.register(async (scope) => {
+        ctx.auth.protect(scope);
+        const api = scope as unknown as App;
+        flavorRoutes(api, deps);
+        keyPairRoutes(api, deps);
       });
     },
     { prefix: '/v2.1' },

@@ -1,6 +1,7 @@
 /**
  * `tstack serve` on the scale-out engines: a service process on PostgreSQL or MariaDB and
- * RabbitMQ starts, migrates its own database, answers, and stops cleanly.
+ * RabbitMQ starts, migrates its own database (compute: and makes its default flavors there),
+ * answers, and stops cleanly.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -8,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { sql } from 'kysely';
+import { COMPUTE_MIGRATIONS } from '../../src/compute/service.ts';
 import { createTestVhost } from '../common/messaging/rabbitmq-harness.ts';
 import { freshDatabase } from '../helpers/databases.ts';
 import { freePort } from '../helpers/ports.ts';
@@ -39,16 +41,17 @@ describe('tstack serve on a database server and RabbitMQ', { timeout: 90_000 }, 
       const res = await fetch(`http://127.0.0.1:${port}/v2.1/`);
       assert.equal(res.status, 200);
 
-      // The service's schema lives on the server, recorded by the migration runner.
+      // The service's schema lives on the server, recorded by the migration runner, and the
+      // service made its default flavors there.
       const handle = await database.open();
-      const tables = await sql<{ n: number }>`select count(*) as n from tstack_migrations`.execute(
+      const applied = await sql<{ n: number }>`select count(*) as n from tstack_migrations`.execute(
         handle.db,
       );
-      assert.equal(
-        Number(tables.rows[0]?.n),
-        0,
-        'the placeholder has no migrations, but the table exists',
+      assert.equal(Number(applied.rows[0]?.n), COMPUTE_MIGRATIONS.length);
+      const flavors = await sql<{ n: number }>`select count(*) as n from flavors`.execute(
+        handle.db,
       );
+      assert.equal(Number(flavors.rows[0]?.n), 5);
 
       serve.child.kill('SIGTERM');
       assert.equal(await serve.exited, 0, serve.stderr());

@@ -1,0 +1,66 @@
+/** What every compute route needs: the domain objects, the policy, and who is calling. */
+import type { FastifyRequest } from 'fastify';
+import { BadRequestError, ForbiddenError } from '../../common/errors.ts';
+import type { PolicyEnforcer, PolicyTarget } from '../../common/policy/enforcer.ts';
+import type { Flavors, Viewer } from '../flavors.ts';
+import type { KeyPairs } from '../keypairs.ts';
+
+export type ApiDeps = {
+  flavors: Flavors;
+  keyPairs: KeyPairs;
+  policy: PolicyEnforcer;
+};
+
+export type Body = Record<string, unknown>;
+
+export function viewerOf(request: FastifyRequest, deps: ApiDeps): Viewer {
+  return {
+    projectId: request.auth.projectId,
+    isAdmin: deps.policy.enforce('context_is_admin', {}, request.auth.toPolicyCredentials()),
+  };
+}
+
+/** Whether the request's microversion is 2.`minor` or later. */
+export function atLeast(request: FastifyRequest, minor: number): boolean {
+  return request.apiVersion.major > 2 || request.apiVersion.minor >= minor;
+}
+
+/** @throws ForbiddenError (403) worded as Nova words a policy refusal. */
+export function authorize(
+  request: FastifyRequest,
+  deps: ApiDeps,
+  rule: string,
+  target: PolicyTarget,
+): void {
+  if (!deps.policy.enforce(rule, target, request.auth.toPolicyCredentials()))
+    throw new ForbiddenError(`Policy doesn't allow ${rule} to be performed.`, 'compute.policy');
+}
+
+/** The object under `key` of a request body. @throws BadRequestError (400) otherwise. */
+export function unwrap(body: unknown, key: string): Body {
+  const inner =
+    typeof body === 'object' && body !== null && !Array.isArray(body)
+      ? (body as Body)[key]
+      : undefined;
+  if (typeof inner !== 'object' || inner === null || Array.isArray(inner))
+    throw new BadRequestError(`'${key}' is a required property`, 'compute.bad_request');
+  return inner as Body;
+}
+
+/** Nova's JSON-schema wording for a field that fails its check. */
+export function invalidField(field: string, value: unknown, why: string): BadRequestError {
+  return new BadRequestError(
+    `Invalid input for field/attribute ${field}. Value: ${typeof value === 'string' ? value : JSON.stringify(value)}. ${why}`,
+    'compute.bad_request',
+  );
+}
+
+/** Only `allowed` keys. @throws BadRequestError (400) as jsonschema words it. */
+export function onlyKeys(body: Body, allowed: readonly string[], field?: string): void {
+  const extra = Object.keys(body).filter((k) => !allowed.includes(k));
+  if (extra.length === 0) return;
+  const why = `Additional properties are not allowed (${extra.map((k) => `'${k}'`).join(', ')} ${extra.length === 1 ? 'was' : 'were'} unexpected)`;
+  throw field === undefined
+    ? new BadRequestError(why, 'compute.bad_request')
+    : invalidField(field, body, why);
+}
