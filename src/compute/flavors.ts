@@ -36,8 +36,11 @@ export type FlavorInput = {
 };
 
 export type FlavorListQuery = {
-  /** true: public only; false: private only; undefined: public and accessible (all for admins). */
-  isPublic?: boolean | undefined;
+  /**
+   * true: public only; false: private only (those open to the viewer, all for admins); 'all':
+   * every flavor (admins); undefined: public ones and those open to the viewer's project.
+   */
+  isPublic?: boolean | 'all' | undefined;
   minRam?: number;
   minDisk?: number;
   sortKey: string;
@@ -110,7 +113,7 @@ export class Flavors {
     else if (query.isPublic === false) {
       q = q.where('is_public', '=', 0);
       if (!viewer.isAdmin) q = q.where(accessible);
-    } else if (!viewer.isAdmin) q = q.where(accessible);
+    } else if (query.isPublic === undefined || !viewer.isAdmin) q = q.where(accessible);
     if (query.minRam !== undefined) q = q.where('memory_mb', '>=', query.minRam);
     if (query.minDisk !== undefined) q = q.where('root_gb', '>=', query.minDisk);
     const column = FLAVOR_SORT_KEYS[query.sortKey] ?? 'flavorid';

@@ -25,7 +25,7 @@ export { ComputeConfigSchema, type ComputeConfig } from './config.ts';
 async function ensureDefaultFlavors(flavors: Flavors): Promise<void> {
   const existing = await flavors.list(
     { projectId: undefined, isAdmin: true },
-    { sortKey: 'id', sortDir: 'asc', limit: 1 },
+    { sortKey: 'id', sortDir: 'asc', limit: 1, isPublic: 'all' },
   );
   if (existing.length > 0) return;
   for (const flavor of DEFAULT_FLAVORS)

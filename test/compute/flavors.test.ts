@@ -214,6 +214,11 @@ describe('compute: flavors', () => {
       (await h.call('GET', '/v2.1/flavors?is_public=false')).body.flavors.map((f: any) => f.id),
       ['s1'],
     );
+    // An admin's plain list holds public flavors and its own project's private ones only.
+    const adminIds = async (q: string): Promise<string[]> =>
+      (await h.call('GET', `/v2.1/flavors${q}`)).body.flavors.map((f: any) => f.id);
+    assert.ok(!(await adminIds('')).includes('s1'));
+    assert.ok((await adminIds('?is_public=none')).includes('s1'));
     const publicAccess = await h.call('POST', '/v2.1/flavors/1/action', {
       body: { addTenantAccess: { tenant: 'p1' } },
     });

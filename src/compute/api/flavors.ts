@@ -120,11 +120,11 @@ function listQuery(request: FastifyRequest, isAdmin: boolean): FlavorListQuery {
   }
   const marker = last(query, 'marker');
   if (marker !== undefined) out.marker = marker;
-  // Admins only: absent means public (and their own project's private ones), `none` everything.
+  // Admins only: absent means public ones and their own project's private ones, `none` all.
   const isPublic = last(query, 'is_public');
   if (!isAdmin) out.isPublic = undefined;
   else if (isPublic === undefined) out.isPublic = undefined;
-  else if (isPublic.toLowerCase() === 'none') out.isPublic = undefined;
+  else if (isPublic.toLowerCase() === 'none') out.isPublic = 'all';
   else if (TRUE.has(isPublic.toLowerCase())) out.isPublic = true;
   else if (FALSE.has(isPublic.toLowerCase())) out.isPublic = false;
   else throw new BadRequestError(`Invalid is_public filter [${isPublic}]`, 'compute.bad_request');
