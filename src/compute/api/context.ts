@@ -64,3 +64,34 @@ export function onlyKeys(body: Body, allowed: readonly string[], field?: string)
     ? new BadRequestError(why, 'compute.bad_request')
     : invalidField(field, body, why);
 }
+
+export type Query = Record<string, string | string[] | undefined>;
+
+/** A query parameter's last value, as webob reads a repeated one. */
+export function last(query: Query, key: string): string | undefined {
+  const v = query[key];
+  return Array.isArray(v) ? v.at(-1) : v;
+}
+
+/** Nova's most items per page (`[api]max_limit`). */
+export const MAX_LIMIT = 1000;
+
+/**
+ * `limit` and `marker` of a list query, the limit capped at `MAX_LIMIT`.
+ * @throws BadRequestError (400) for a limit that is not a non-negative integer.
+ */
+export function pageOf(query: Query): { limit?: number; marker?: string } {
+  const out: { limit?: number; marker?: string } = {};
+  const limit = last(query, 'limit');
+  if (limit !== undefined) {
+    if (!/^\d+$/.test(limit))
+      throw new BadRequestError(
+        `Invalid input for query parameters limit. Value: ${limit}. '${limit}' does not match '^[0-9]*$'`,
+        'compute.bad_request',
+      );
+    out.limit = Math.min(Number(limit), MAX_LIMIT);
+  }
+  const marker = last(query, 'marker');
+  if (marker !== undefined) out.marker = marker;
+  return out;
+}

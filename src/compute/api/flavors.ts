@@ -22,6 +22,10 @@ import {
   viewerOf,
   type ApiDeps,
   type Body,
+  last,
+  pageOf,
+  type Query,
+  MAX_LIMIT,
 } from './context.ts';
 
 const FlavorParams = Type.Object({ id: Type.String({ maxLength: 255 }) });
@@ -68,13 +72,6 @@ function summaryView(request: FastifyRequest, f: Flavor): View {
   };
 }
 
-type Query = Record<string, string | string[] | undefined>;
-
-function last(query: Query, key: string): string | undefined {
-  const v = query[key];
-  return Array.isArray(v) ? v.at(-1) : v;
-}
-
 const TRUE = new Set(['1', 't', 'true', 'on', 'y', 'yes']);
 const FALSE = new Set(['0', 'f', 'false', 'off', 'n', 'no']);
 
@@ -109,17 +106,7 @@ function listQuery(request: FastifyRequest, isAdmin: boolean): FlavorListQuery {
       throw new BadRequestError(`Invalid ${label} filter [${v}]`, 'compute.bad_request');
     out[field] = Number(v);
   }
-  const limit = last(query, 'limit');
-  if (limit !== undefined) {
-    if (!/^\d+$/.test(limit))
-      throw new BadRequestError(
-        `Invalid input for query parameters limit. Value: ${limit}. '${limit}' does not match '^[0-9]*$'`,
-        'compute.bad_request',
-      );
-    out.limit = Math.min(Number(limit), 1000);
-  }
-  const marker = last(query, 'marker');
-  if (marker !== undefined) out.marker = marker;
+  Object.assign(out, pageOf(query));
   // Admins only: absent means public ones and their own project's private ones, `none` all.
   const isPublic = last(query, 'is_public');
   if (!isAdmin) out.isPublic = undefined;
@@ -137,7 +124,7 @@ function nextLinks(
   found: readonly Flavor[],
   limit: number | undefined,
 ): { href: string; rel: string }[] {
-  const max = Math.min(limit ?? 1000, 1000);
+  const max = Math.min(limit ?? MAX_LIMIT, MAX_LIMIT);
   if (found.length === 0 || found.length !== max) return [];
   const params = new URLSearchParams();
   const query = request.query as Query;

@@ -9,19 +9,23 @@ import type { App } from '../../common/http/app.ts';
 import { baseUrlOf } from '../../common/http/version-discovery.ts';
 import { BadRequestError, ForbiddenError } from '../../common/errors.ts';
 import type { KeyPair } from '../keypairs.ts';
-import { atLeast, authorize, invalidField, onlyKeys, unwrap, type ApiDeps } from './context.ts';
+import {
+  atLeast,
+  authorize,
+  invalidField,
+  onlyKeys,
+  unwrap,
+  type ApiDeps,
+  last,
+  pageOf,
+  type Query,
+  MAX_LIMIT,
+} from './context.ts';
 
 const NameParams = Type.Object({ name: Type.String({ maxLength: 255 }) });
 
 /** Key pairs a user may have (Nova's `[quota]key_pairs`). */
 const KEY_PAIR_QUOTA = 100;
-
-type Query = Record<string, string | string[] | undefined>;
-
-function last(query: Query, key: string): string | undefined {
-  const v = query[key];
-  return Array.isArray(v) ? v.at(-1) : v;
-}
 
 /** Whose key pairs: the caller's, or (2.10+) the `user_id` asked for. */
 function userOf(request: FastifyRequest, asked: string | undefined): string {
@@ -51,23 +55,11 @@ export function keyPairRoutes(app: App, deps: ApiDeps): void {
     const query = request.query as Query;
     const userId = userOf(request, last(query, 'user_id'));
     authorize(request, deps, 'os_compute_api:os-keypairs:index', { user_id: userId });
-    const page: { limit?: number; marker?: string } = {};
-    if (atLeast(request, 35)) {
-      const limit = last(query, 'limit');
-      if (limit !== undefined) {
-        if (!/^\d+$/.test(limit))
-          throw new BadRequestError(
-            `Invalid input for query parameters limit. Value: ${limit}. '${limit}' does not match '^[0-9]*$'`,
-            'compute.bad_request',
-          );
-        page.limit = Math.min(Number(limit), 1000);
-      }
-      const marker = last(query, 'marker');
-      if (marker !== undefined) page.marker = marker;
-    }
+    // Paging is 2.35's; before, limit and marker are ignored.
+    const page = atLeast(request, 35) ? pageOf(query) : {};
     const found = await keyPairs.list(userId, page);
     const out: Record<string, unknown> = { keypairs: found.map((k) => listItem(request, k)) };
-    const max = Math.min(page.limit ?? 1000, 1000);
+    const max = Math.min(page.limit ?? MAX_LIMIT, MAX_LIMIT);
     if (atLeast(request, 35) && found.length > 0 && found.length === max) {
       const params = new URLSearchParams();
       for (const key of Object.keys(query).sort())
