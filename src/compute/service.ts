@@ -3,6 +3,7 @@
  * access lists) and key pairs. Servers and the agents behind them come with the rest of the issue.
  */
 import type { Kysely } from 'kysely';
+import { ConflictError } from '../common/errors.ts';
 import { createApp, type App } from '../common/http/app.ts';
 import { useMicroversions } from '../common/http/microversion.ts';
 import { baseUrlOf, type VersionEntry } from '../common/http/version-discovery.ts';
@@ -30,8 +31,8 @@ async function ensureDefaultFlavors(flavors: Flavors): Promise<void> {
   if (existing.length > 0) return;
   for (const flavor of DEFAULT_FLAVORS)
     await flavors.create(flavor).catch((err: unknown) => {
-      if (!(err instanceof Error && 'status' in err && (err as { status: number }).status === 409))
-        throw err;
+      // Another process starting at the same time made it first.
+      if (!(err instanceof ConflictError)) throw err;
     });
 }
 
