@@ -23,6 +23,7 @@ import {
   SYSTEM,
   visibleRow,
   countOwned,
+  revise,
 } from './standard.ts';
 import type { Subnets } from './subnets.ts';
 
@@ -342,15 +343,7 @@ export class FloatingIps {
     }
     if (Object.keys(set).length > 0) {
       try {
-        await this.#db
-          .updateTable('floatingips')
-          .set({
-            ...set,
-            revision_number: sql<number>`revision_number + 1`,
-            updated_at: toDbTimestamp(this.#now()),
-          })
-          .where('id', '=', id)
-          .execute();
+        await revise(this.#db, 'floatingips', id, this.#now(), set);
       } catch (err) {
         if (err instanceof DuplicateKeyError && set.fixed_port_id)
           throw alreadyAssociated(

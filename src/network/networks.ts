@@ -24,6 +24,7 @@ import {
   type Viewer,
   visibleRow,
   countOwned,
+  revise,
 } from './standard.ts';
 
 export const NETWORK_TYPES = ['flat', 'vlan', 'vxlan', 'local'] as const;
@@ -428,15 +429,7 @@ export class Networks {
   /** Writes `set` and moves the revision on (also for an empty change, as Neutron does not). */
   async bump(id: string, set: Partial<NetworkRow>): Promise<void> {
     if (Object.keys(set).length === 0) return;
-    await this.#db
-      .updateTable('networks')
-      .set({
-        ...set,
-        revision_number: sql<number>`revision_number + 1`,
-        updated_at: toDbTimestamp(this.#now()),
-      })
-      .where('id', '=', id)
-      .execute();
+    await revise(this.#db, 'networks', id, this.#now(), set);
   }
 
   /**

@@ -29,6 +29,7 @@ import {
   type Viewer,
   visibleRow,
   countOwned,
+  revise,
 } from './standard.ts';
 import type { Subnets } from './subnets.ts';
 
@@ -397,15 +398,7 @@ export class Ports {
                   .values(groups.map((g) => ({ port_id: id, security_group_id: g })))
                   .execute();
             }
-            await trx
-              .updateTable('ports')
-              .set({
-                ...set,
-                revision_number: sql<number>`revision_number + 1`,
-                updated_at: toDbTimestamp(this.#now()),
-              })
-              .where('id', '=', id)
-              .execute();
+            await revise(trx, 'ports', id, this.#now(), set);
           }),
         );
         break;

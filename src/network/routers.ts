@@ -24,6 +24,7 @@ import {
   SYSTEM,
   visibleRow,
   countOwned,
+  revise,
 } from './standard.ts';
 import type { Subnets } from './subnets.ts';
 
@@ -282,15 +283,7 @@ export class Routers {
 
   /** Writes `set` and moves the revision on. */
   async bump(id: string, set: Partial<RouterRow>): Promise<void> {
-    await this.#db
-      .updateTable('routers')
-      .set({
-        ...set,
-        revision_number: sql<number>`revision_number + 1`,
-        updated_at: toDbTimestamp(this.#now()),
-      })
-      .where('id', '=', id)
-      .execute();
+    await revise(this.#db, 'routers', id, this.#now(), set);
   }
 
   async update(

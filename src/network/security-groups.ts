@@ -9,7 +9,15 @@ import type { SecurityGroupRow, SecurityGroupRuleRow } from './db/schema.ts';
 import { conflict, notFound } from './errors.ts';
 import { checkRule, ruleKey, type RuleInput } from './security-group-rules.ts';
 import { selectPage, type ListQuery, type ListSpec } from './listing.ts';
-import { checkRevision, newId, tagsOf, type Db, type Viewer, visibleRow } from './standard.ts';
+import {
+  checkRevision,
+  newId,
+  tagsOf,
+  type Db,
+  type Viewer,
+  visibleRow,
+  revise,
+} from './standard.ts';
 
 export { normalizedCidr, type RuleInput } from './security-group-rules.ts';
 
@@ -287,15 +295,7 @@ export class SecurityGroups {
   }
 
   async #bump(db: Db, id: string, set: Partial<SecurityGroupRow> = {}): Promise<void> {
-    await db
-      .updateTable('security_groups')
-      .set({
-        ...set,
-        revision_number: sql<number>`revision_number + 1`,
-        updated_at: toDbTimestamp(this.#now()),
-      })
-      .where('id', '=', id)
-      .execute();
+    await revise(db, 'security_groups', id, this.#now(), set);
   }
 
   async #inUse(id: string): Promise<boolean> {

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { sql, type Expression, type Kysely, type SqlBool } from 'kysely';
+import { toDbTimestamp } from '../common/db/portable.ts';
 import type { NetworkDatabase } from './db/schema.ts';
 import { badRequest, revisionConflict } from './errors.ts';
 
@@ -131,4 +132,29 @@ export async function countOwned(
     n: number | string;
   }>`select count(*) as n from ${sql.table(table)} where project_id = ${projectId}`.execute(db);
   return Number(rows[0]?.n ?? 0);
+}
+
+/** The tables whose rows carry Neutron's standard attributes (a revision and timestamps). */
+export type RevisedTable =
+  'networks' | 'subnets' | 'ports' | 'security_groups' | 'routers' | 'floatingips' | 'subnetpools';
+
+/**
+ * Writes `set` to row `id` of `table` and moves its revision on, with `updated_at` at `now`: what
+ * every change to a resource with standard attributes does.
+ */
+export async function revise<T extends RevisedTable>(
+  db: Db,
+  table: T,
+  id: string,
+  now: Date,
+  set: Partial<NetworkDatabase[T]> = {},
+): Promise<void> {
+  const assignments = Object.entries(set)
+    .filter(([, value]) => value !== undefined)
+    .map(([column, value]) => sql`${sql.ref(column)} = ${value}`);
+  await sql`update ${sql.table(table)} set ${sql.join([
+    ...assignments,
+    sql`revision_number = revision_number + 1`,
+    sql`updated_at = ${toDbTimestamp(now)}`,
+  ])} where id = ${id}`.execute(db);
 }

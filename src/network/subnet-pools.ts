@@ -28,6 +28,7 @@ import {
   type Viewer,
   visibleRow,
   countOwned,
+  revise,
 } from './standard.ts';
 
 export type SubnetPool = {
@@ -295,16 +296,7 @@ export class SubnetPools {
     if (changes.description !== undefined) set.description = changes.description;
     if (changes.defaultQuota !== undefined) set.default_quota = changes.defaultQuota;
     if (changes.addressScopeId !== undefined) set.address_scope_id = changes.addressScopeId;
-    if (Object.keys(set).length > 0)
-      await this.#db
-        .updateTable('subnetpools')
-        .set({
-          ...set,
-          revision_number: sql<number>`revision_number + 1`,
-          updated_at: toDbTimestamp(this.#now()),
-        })
-        .where('id', '=', id)
-        .execute();
+    if (Object.keys(set).length > 0) await revise(this.#db, 'subnetpools', id, this.#now(), set);
     return this.get(viewer, id);
   }
 

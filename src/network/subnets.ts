@@ -43,6 +43,7 @@ import {
   type Viewer,
   visibleRow,
   countOwned,
+  revise,
 } from './standard.ts';
 
 export type Subnet = {
@@ -254,16 +255,13 @@ export class Subnets {
       this.#config.max_subnet_host_routes,
     );
     const id = newId();
-    const at = toDbTimestamp(this.#now());
+    const now = this.#now();
+    const at = toDbTimestamp(now);
     await withRetry(() =>
       this.#db.transaction().execute(async (trx) => {
         // The network row first: it serialises subnet creates on one network, so two cannot both
         // pass the overlap check.
-        await trx
-          .updateTable('networks')
-          .set({ revision_number: sql<number>`revision_number + 1`, updated_at: at })
-          .where('id', '=', network.id)
-          .execute();
+        await revise(trx, 'networks', network.id, now);
         const others = await trx
           .selectFrom('subnets')
           .select(['id', 'cidr'])
@@ -380,16 +378,7 @@ export class Subnets {
           `Unable to complete operation for network ${row.network_id}. The IP address ${set.gateway_ip} is in use.`,
         );
     }
-    if (Object.keys(set).length > 0)
-      await this.#db
-        .updateTable('subnets')
-        .set({
-          ...set,
-          revision_number: sql<number>`revision_number + 1`,
-          updated_at: toDbTimestamp(this.#now()),
-        })
-        .where('id', '=', id)
-        .execute();
+    if (Object.keys(set).length > 0) await revise(this.#db, 'subnets', id, this.#now(), set);
     return this.get(viewer, id);
   }
 
@@ -421,14 +410,7 @@ export class Subnets {
           .where('resource_id', '=', id)
           .execute();
         await trx.deleteFrom('subnets').where('id', '=', id).execute();
-        await trx
-          .updateTable('networks')
-          .set({
-            revision_number: sql<number>`revision_number + 1`,
-            updated_at: toDbTimestamp(this.#now()),
-          })
-          .where('id', '=', row.network_id)
-          .execute();
+        await revise(trx, 'networks', row.network_id, this.#now());
       }),
     );
     return row;

@@ -2,19 +2,13 @@
  * Tags of resources with standard attributes (Neutron's tag extension): at most 50 per resource,
  * each at most 255 characters; every change moves the resource's revision on.
  */
-import { sql } from 'kysely';
-import { toDbTimestamp, withRetry } from '../common/db/portable.ts';
+import { withRetry } from '../common/db/portable.ts';
 import { BadRequestError } from '../common/errors.ts';
 import { invalidInput, notFound } from './errors.ts';
-import type { Db } from './standard.ts';
+import { revise, type Db, type RevisedTable } from './standard.ts';
 
 /** URL collection → table. */
-export const TAGGED: Readonly<
-  Record<
-    string,
-    'networks' | 'subnets' | 'ports' | 'security_groups' | 'routers' | 'floatingips' | 'subnetpools'
-  >
-> = {
+export const TAGGED: Readonly<Record<string, RevisedTable>> = {
   networks: 'networks',
   subnets: 'subnets',
   ports: 'ports',
@@ -107,14 +101,7 @@ export class Tags {
   async #bump(db: Db, type: string, id: string): Promise<void> {
     const table = TAGGED[type];
     if (table === undefined) return;
-    await db
-      .updateTable(table)
-      .set({
-        revision_number: sql<number>`revision_number + 1`,
-        updated_at: toDbTimestamp(this.#now()),
-      })
-      .where('id', '=', id)
-      .execute();
+    await revise(db, table, id, this.#now());
   }
 }
 
