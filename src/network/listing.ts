@@ -65,7 +65,7 @@ function values(raw: unknown): string[] {
 const INT_MAX = 2 ** 31 - 1;
 
 /** neutron-lib's convert_to_boolean. */
-export function toBoolean(value: unknown, what: string): boolean {
+export function toBoolean(value: unknown): boolean {
   if (typeof value === 'boolean') return value;
   if (value === 0 || value === 1) return value === 1;
   if (typeof value === 'string') {
@@ -73,12 +73,12 @@ export function toBoolean(value: unknown, what: string): boolean {
     if (lower === 'true' || lower === '1') return true;
     if (lower === 'false' || lower === '0') return false;
   }
-  void what;
-  throw invalidInput(`'${String(value)}' cannot be converted to boolean`);
+  const shown = typeof value === 'string' ? value : JSON.stringify(value);
+  throw invalidInput(`'${shown}' cannot be converted to boolean`);
 }
 
 function convert(attr: Attr, name: string, value: string): string | number {
-  if (attr.kind === 'bool') return toBoolean(value, name) ? 1 : 0;
+  if (attr.kind === 'bool') return toBoolean(value) ? 1 : 0;
   if (attr.kind === 'int') {
     if (!/^-?\d+$/.test(value.trim()) || Math.abs(Number(value)) > INT_MAX)
       throw badRequest(`Invalid input for ${name}. Reason: '${value}' is not an integer.`);
@@ -159,7 +159,7 @@ export function parseListQuery(
     sorts,
     limit,
     marker: values(query['marker']).at(-1) || undefined,
-    pageReverse: pageReverse !== undefined && toBoolean(pageReverse, 'page_reverse'),
+    pageReverse: pageReverse !== undefined && toBoolean(pageReverse),
     fields: fields.length > 0 ? fields : undefined,
   };
 }

@@ -153,7 +153,7 @@ export class Networks {
       );
     const shared = query.special.get('shared')?.at(-1);
     if (shared !== undefined) {
-      const wanted = toBoolean(shared, 'shared');
+      const wanted = toBoolean(shared);
       const own = viewer.projectId ?? '';
       const cond = sql<SqlBool>`(networks.shared = 1 or ${targetedShare(own)})`;
       conditions.push(wanted ? cond : sql<SqlBool>`not ${cond}`);

@@ -7,6 +7,7 @@ import type { FastifyRequest } from 'fastify';
 import type { PolicyEnforcer, PolicyTarget } from '../../common/policy/enforcer.ts';
 import type { NetworkConfig } from '../config.ts';
 import { badRequest, invalidInput, policyNotAuthorized } from '../errors.ts';
+import { toBoolean } from '../listing.ts';
 import type { FloatingIps } from '../floating-ips.ts';
 import type { Networks } from '../networks.ts';
 import type { PortForwardings } from '../port-forwardings.ts';
@@ -146,15 +147,7 @@ export function nullableStr(attrs: Body, key: string, max = 255): string | null 
 /** neutron-lib's convert_to_boolean, which raises InvalidInput. */
 export function bool(attrs: Body, key: string): boolean | undefined {
   const v = attrs[key];
-  if (v === undefined) return undefined;
-  if (typeof v === 'boolean') return v;
-  if (v === 0 || v === 1) return v === 1;
-  if (typeof v === 'string') {
-    const lower = v.toLowerCase();
-    if (lower === 'true' || lower === '1') return true;
-    if (lower === 'false' || lower === '0') return false;
-  }
-  throw invalidInput(`'${shown(v)}' cannot be converted to boolean`);
+  return v === undefined ? undefined : toBoolean(v);
 }
 
 /** neutron-lib's convert_to_int (strings of digits too), which raises InvalidInput. */
@@ -166,7 +159,7 @@ export function int(attrs: Body, key: string): number | undefined {
   throw invalidInput(`'${shown(v)}' is not an integer`);
 }
 
-const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
+export const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 
 export function uuid(attrs: Body, key: string): string | undefined {
   const v = attrs[key];

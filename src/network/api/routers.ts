@@ -21,6 +21,7 @@ import {
   str,
   strList,
   unwrap,
+  UUID,
   viewerOf,
   type ApiDeps,
   type AttributeSpec,
@@ -67,8 +68,6 @@ const ATTRIBUTES: AttributeSpec = {
     'flavor_id',
   ]),
 };
-
-const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 
 /** `external_gateway_info`: null or `{}` clears; otherwise a network and options. */
 function gatewayOf(attrs: Body): Gateway | null | undefined {
