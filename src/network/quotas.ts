@@ -165,19 +165,34 @@ export class Quotas {
   }
 
   /**
-   * After a create: when concurrent creates took the project past its limit (each checked before
-   * the others committed), the ones created last undo themselves, so a burst keeps exactly the
-   * limit. Creates that commit long apart but check in between may still pass it by one.
-   * @throws ConflictError (409) OverQuota after undoing.
+   * Runs `create` within the project's limit for `resource`: checked before, and after, when the
+   * ones created last undo themselves (`undo`) should concurrent creates in other processes have
+   * taken the project past it (a burst keeps exactly the limit; creates that commit long apart but
+   * check in between may still pass it by one). Creates of this process for the same project and
+   * resource run one after the other, so among them the limit is exact.
+   * @throws ConflictError (409) OverQuota.
    */
-  async recheck(
+  async within<T extends { row: { id: string } }>(
     projectId: string,
     resource: keyof typeof RANKED,
-    id: string,
-    undo: () => Promise<unknown>,
-  ): Promise<void> {
+    create: () => Promise<T>,
+    undo: (created: T) => Promise<unknown>,
+  ): Promise<T> {
     const limit = (await this.limits(projectId))[resource];
-    if (limit < 0) return;
+    if (limit < 0) return create();
+    return this.#serially(`${resource}\u0000${projectId}`, async () => {
+      await this.#checkAgainst(projectId, resource, limit, 1);
+      const created = await create();
+      if ((await this.#rank(projectId, resource, created.row.id)) > limit) {
+        await undo(created);
+        throw overQuota([resource]);
+      }
+      return created;
+    });
+  }
+
+  /** How many of the project's rows of `resource` were created before row `id`, itself included. */
+  async #rank(projectId: string, resource: keyof typeof RANKED, id: string): Promise<number> {
     const table = RANKED[resource];
     const { rows } = await sql<{ n: number | string }>`
       select count(*) as n from ${sql.table(table)} t
@@ -186,32 +201,20 @@ export class Quotas {
           and (t.created_at < me.created_at or (t.created_at = me.created_at and t.id <= me.id)))`.execute(
       this.#db,
     );
-    if (Number(rows[0]?.n ?? 0) <= limit) return;
-    await undo();
-    throw overQuota([resource]);
+    return Number(rows[0]?.n ?? 0);
   }
 
-  /**
-   * Runs `create` (check, create, recheck) after any other one of this process for the same
-   * project and resource, so creates racing for a quota in one process keep exactly the limit;
-   * `recheck` covers creates in other processes.
-   */
-  async serially<T>(
-    projectId: string,
-    resource: QuotaResource,
-    create: () => Promise<T>,
-  ): Promise<T> {
-    if ((await this.limits(projectId))[resource] < 0) return create();
-    const key = `${resource}\u0000${projectId}`;
+  /** Runs `run` after the one queued last under `key`. */
+  async #serially<T>(key: string, run: () => Promise<T>): Promise<T> {
     const before = this.#queues.get(key) ?? Promise.resolve();
-    const run = before.then(create, create);
-    const tail = run.then(
+    const result = before.then(run, run);
+    const tail = result.then(
       () => undefined,
       () => undefined,
     );
     this.#queues.set(key, tail);
     try {
-      return await run;
+      return await result;
     } finally {
       if (this.#queues.get(key) === tail) this.#queues.delete(key);
     }
@@ -219,7 +222,15 @@ export class Quotas {
 
   /** @throws ConflictError (409) OverQuota when `adding` more would pass the project's limit. */
   async check(projectId: string, resource: QuotaResource, adding = 1): Promise<void> {
-    const limit = (await this.limits(projectId))[resource];
+    await this.#checkAgainst(projectId, resource, (await this.limits(projectId))[resource], adding);
+  }
+
+  async #checkAgainst(
+    projectId: string,
+    resource: QuotaResource,
+    limit: number,
+    adding: number,
+  ): Promise<void> {
     if (limit < 0) return;
     const counter = this.#counters[resource];
     const used = counter ? await counter(projectId) : 0;

@@ -85,14 +85,12 @@ export function floatingIpRoutes(app: App, deps: ApiDeps): void {
       { project_id: projectId },
       address !== undefined ? ['floating_ip_address'] : [],
     );
-    const fip = await deps.quotas.serially(projectId, 'floatingip', async () => {
-      await deps.quotas.check(projectId, 'floatingip');
-      const created = await fips.create(viewer, input);
-      await deps.quotas.recheck(projectId, 'floatingip', created.row.id, () =>
-        fips.delete(SYSTEM, created.row.id),
-      );
-      return created;
-    });
+    const fip = await deps.quotas.within(
+      projectId,
+      'floatingip',
+      () => fips.create(viewer, input),
+      (created) => fips.delete(SYSTEM, created.row.id),
+    );
     const view = floatingIpView(fip);
     deps.notify('floatingip.create.end', { floatingip: view });
     return reply.status(201).send({ floatingip: view });

@@ -138,14 +138,12 @@ export function networkRoutes(app: App, deps: ApiDeps): void {
           : (str(attrs, 'provider:physical_network', 64) ?? null);
     const segment = int(attrs, 'provider:segmentation_id');
     if (segment !== undefined) input.segmentationId = segment;
-    const network = await deps.quotas.serially(projectId, 'network', async () => {
-      await deps.quotas.check(projectId, 'network');
-      const created = await networks.create(input);
-      await deps.quotas.recheck(projectId, 'network', created.row.id, () =>
-        networks.delete(SYSTEM, created.row.id),
-      );
-      return created;
-    });
+    const network = await deps.quotas.within(
+      projectId,
+      'network',
+      () => networks.create(input),
+      (created) => networks.delete(SYSTEM, created.row.id),
+    );
     const view = networkView(network, viewer.isAdmin);
     deps.notify('network.create.end', { network: view });
     return reply.status(201).send({ network: view });

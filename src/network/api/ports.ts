@@ -268,14 +268,12 @@ export function portRoutes(app: App, deps: ApiDeps): void {
     const input: PortInput = { projectId, ...changes };
     const tags = strList(attrs, 'tags');
     if (tags !== undefined) input.tags = tags;
-    const port = await deps.quotas.serially(projectId, 'port', async () => {
-      await deps.quotas.check(projectId, 'port');
-      const created = await ports.create(viewer, network.row, input);
-      await deps.quotas.recheck(projectId, 'port', created.row.id, () =>
-        ports.delete(SYSTEM, created.row.id),
-      );
-      return created;
-    });
+    const port = await deps.quotas.within(
+      projectId,
+      'port',
+      () => ports.create(viewer, network.row, input),
+      (created) => ports.delete(SYSTEM, created.row.id),
+    );
     const view = portView(port, admin(request));
     deps.notify('port.create.end', { port: portView(port, true) });
     return reply.status(201).send({ port: view });

@@ -172,14 +172,12 @@ export function routerRoutes(app: App, deps: ApiDeps): void {
     const input: RouterInput = { projectId, ...changes };
     const hints = strList(attrs, 'availability_zone_hints');
     if (hints !== undefined) input.availabilityZoneHints = checkHints(hints);
-    const router = await deps.quotas.serially(projectId, 'router', async () => {
-      await deps.quotas.check(projectId, 'router');
-      const created = await routers.create(input);
-      await deps.quotas.recheck(projectId, 'router', created.row.id, () =>
-        routers.delete(SYSTEM, created.row.id),
-      );
-      return created;
-    });
+    const router = await deps.quotas.within(
+      projectId,
+      'router',
+      () => routers.create(input),
+      (created) => routers.delete(SYSTEM, created.row.id),
+    );
     const view = routerView(router, viewer.isAdmin);
     deps.notify('router.create.end', { router: view });
     return reply.status(201).send({ router: view });

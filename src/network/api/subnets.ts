@@ -165,17 +165,15 @@ export function subnetRoutes(app: App, deps: ApiDeps): void {
     if (ra !== undefined) input.ipv6RaMode = ra;
     const mode = nullableStr(attrs, 'ipv6_address_mode');
     if (mode !== undefined) input.ipv6AddressMode = mode;
-    const subnet = await deps.quotas.serially(projectId, 'subnet', async () => {
-      await deps.quotas.check(projectId, 'subnet');
-      const created =
+    const subnet = await deps.quotas.within(
+      projectId,
+      'subnet',
+      () =>
         pool === undefined
-          ? await subnets.create(network.row, input)
-          : await subnets.createFromPool(network.row, input, allocate);
-      await deps.quotas.recheck(projectId, 'subnet', created.row.id, () =>
-        subnets.delete(SYSTEM, created.row.id),
-      );
-      return created;
-    });
+          ? subnets.create(network.row, input)
+          : subnets.createFromPool(network.row, input, allocate),
+      (created) => subnets.delete(SYSTEM, created.row.id),
+    );
     const view = subnetView(subnet);
     deps.notify('subnet.create.end', { subnet: view });
     return reply.status(201).send({ subnet: view });
