@@ -2,6 +2,7 @@
 import type { ServiceName } from '../common/config/schema.ts';
 import type { ServiceDefinition } from '../common/service.ts';
 import type { TstackConfig } from './config.ts';
+import { computeHostsFor, computeNeighboursFor } from './compute-parts.ts';
 import { COMPUTE_MIGRATIONS, createComputeService } from '../compute/service.ts';
 import { createDashboardService } from '../dashboard/service.ts';
 import { createIdentityService, IDENTITY_MIGRATIONS } from '../identity/service.ts';
@@ -34,7 +35,13 @@ export function serviceDefinitions(
     volume: { migrations: [], create: createVolumeService },
     compute: {
       migrations: COMPUTE_MIGRATIONS,
-      create: (ctx) => createComputeService(ctx, config.compute),
+      create: (ctx) =>
+        createComputeService(
+          ctx,
+          config.compute,
+          computeNeighboursFor(config, ctx.auth),
+          computeHostsFor(config),
+        ),
     },
     object: { migrations: [], create: createObjectService },
     orchestration: { migrations: [], create: createOrchestrationService },

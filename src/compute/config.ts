@@ -2,12 +2,86 @@
 import Type from 'typebox';
 import type { Static } from 'typebox';
 
+const Url = (what: string) =>
+  Type.Optional(
+    Type.String({
+      minLength: 1,
+      description: `Base URL of the ${what} API; default: this configuration's own ${what} endpoint.`,
+    }),
+  );
+
+const Seconds = (value: number, description: string) =>
+  Type.Number({ minimum: 0, default: value, description });
+
 export const ComputeConfigSchema = Type.Object(
   {
     default_flavors: Type.Boolean({
       default: true,
       description: 'Create the upstream default flavors (m1.tiny … m1.xlarge) when there are none.',
     }),
+    fake_hosts: Type.Integer({
+      minimum: 0,
+      maximum: 10000,
+      default: 1,
+      description:
+        'Hypervisors of the fake virt driver this process runs (guests are records in memory), ' +
+        "named '<fake_host_prefix><n>'. 0 runs none.",
+    }),
+    fake_host_prefix: Type.String({
+      minLength: 1,
+      maxLength: 200,
+      pattern: '^[A-Za-z0-9][A-Za-z0-9.-]*$',
+      default: 'fake-host-',
+      description: 'Host name prefix of the fake hypervisors.',
+    }),
+    fake_host_resources: Type.Object(
+      {
+        vcpus: Type.Integer({ minimum: 1, default: 32 }),
+        memory_mb: Type.Integer({ minimum: 1, default: 131072 }),
+        local_gb: Type.Integer({ minimum: 1, default: 2048 }),
+      },
+      {
+        additionalProperties: false,
+        default: {},
+        description: 'What each fake hypervisor offers.',
+      },
+    ),
+    conductor: Type.Boolean({
+      default: true,
+      description: 'Run a conductor (scheduling and the task sweep) in this process.',
+    }),
+    default_availability_zone: Type.String({
+      minLength: 1,
+      maxLength: 255,
+      default: 'nova',
+      description: 'Availability zone of hosts in no zone-bearing aggregate.',
+    }),
+    cpu_allocation_ratio: Type.Number({ exclusiveMinimum: 0, default: 4.0 }),
+    ram_allocation_ratio: Type.Number({ exclusiveMinimum: 0, default: 1.0 }),
+    disk_allocation_ratio: Type.Number({ exclusiveMinimum: 0, default: 1.0 }),
+    reserved_host_memory_mb: Type.Integer({ minimum: 0, default: 512 }),
+    max_attempts: Type.Integer({
+      minimum: 1,
+      default: 3,
+      description: 'Hosts a build is tried on before it fails (Nova: scheduler.max_attempts).',
+    }),
+    max_placement_results: Type.Integer({
+      minimum: 1,
+      default: 1000,
+      description: 'Allocation candidates the scheduler asks placement for.',
+    }),
+    scheduler_cache_seconds: Seconds(
+      1,
+      'How long the scheduler reuses its list of hosts and their services before reading it again.',
+    ),
+    report_interval: Seconds(10, 'Seconds between compute service heartbeats.'),
+    service_down_time: Seconds(60, 'A service with no heartbeat for this long is down.'),
+    sync_power_state_interval: Seconds(60, 'Seconds between agent reconcile passes.'),
+    task_lease: Seconds(120, 'Seconds a worker holds a task before another may take it over.'),
+    task_sweep_interval: Seconds(5, 'Seconds between the conductor sweeps for stalled tasks.'),
+    placement_url: Url('placement'),
+    network_url: Url('network'),
+    image_url: Url('image'),
   },
   { additionalProperties: false, default: {} },
 );

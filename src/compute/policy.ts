@@ -5,6 +5,8 @@
 import type { RuleDefault } from '../common/policy/enforcer.ts';
 
 const ADMIN = 'role:admin';
+/** Zed's legacy `admin_or_owner`, what a deployment without `enforce_new_defaults` runs. */
+const OWNER = `${ADMIN} or project_id:%(project_id)s`;
 
 function rule(name: string, check: string): RuleDefault {
   return { name, check_str: check, scope_types: ['project'] };
@@ -26,4 +28,25 @@ export const COMPUTE_POLICY: readonly RuleDefault[] = [
   rule('os_compute_api:os-keypairs:show', `${ADMIN} or user_id:%(user_id)s`),
   rule('os_compute_api:os-keypairs:create', `${ADMIN} or user_id:%(user_id)s`),
   rule('os_compute_api:os-keypairs:delete', `${ADMIN} or user_id:%(user_id)s`),
+  rule('os_compute_api:servers:index', OWNER),
+  rule('os_compute_api:servers:detail', OWNER),
+  rule('os_compute_api:servers:show', OWNER),
+  rule('os_compute_api:servers:create', OWNER),
+  rule('os_compute_api:servers:update', OWNER),
+  rule('os_compute_api:servers:delete', OWNER),
+  rule('os_compute_api:servers:index:get_all_tenants', ADMIN),
+  rule('os_compute_api:servers:detail:get_all_tenants', ADMIN),
+  rule('os_compute_api:servers:allow_all_filters', ADMIN),
+  rule('os_compute_api:servers:show:host_status', ADMIN),
+  rule('os_compute_api:os-extended-server-attributes', ADMIN),
+  rule('os_compute_api:os-deferred-delete:force', OWNER),
+  rule('os_compute_api:os-services:list', ADMIN),
+  rule('os_compute_api:os-services:update', ADMIN),
+  rule('os_compute_api:os-services:delete', ADMIN),
+  rule('os_compute_api:os-hypervisors:list', ADMIN),
+  rule('os_compute_api:os-hypervisors:list-detail', ADMIN),
+  rule('os_compute_api:os-hypervisors:statistics', ADMIN),
+  rule('os_compute_api:os-hypervisors:show', ADMIN),
+  rule('os_compute_api:os-hypervisors:search', ADMIN),
+  rule('os_compute_api:os-hypervisors:servers', ADMIN),
 ];

@@ -1,6 +1,7 @@
 /**
- * Compute (Nova v2.1): version discovery, microversion negotiation, flavors (with extra specs and
- * access lists) and key pairs. Servers and the agents behind them come with the rest of the issue.
+ * Compute (Nova v2.1): version discovery, microversion negotiation, flavors, key pairs and
+ * servers, plus the workers behind servers that this process runs: a conductor (scheduling and
+ * the task sweep) and one compute agent per hypervisor the composition root hands in.
  */
 import type { Kysely } from 'kysely';
 import { ConflictError } from '../common/errors.ts';
@@ -18,6 +19,21 @@ import type { ComputeDatabase } from './db/schema.ts';
 import { DEFAULT_FLAVORS, Flavors } from './flavors.ts';
 import { KeyPairs } from './keypairs.ts';
 import { COMPUTE_POLICY } from './policy.ts';
+import type { ImageClient } from '../image/client.ts';
+import type { NetworkClient } from '../network/client.ts';
+import type { PlacementClient } from '../placement/client.ts';
+import { ComputeAgent } from './agent/compute-agent.ts';
+import { serverRoutes } from './api/servers.ts';
+import { serviceRoutes } from './api/services.ts';
+import { DEFAULT_QUOTAS } from './boot.ts';
+import { Conductor } from './conductor/conductor.ts';
+import { Hosts } from './hosts.ts';
+import { Instances } from './instances.ts';
+import { instanceNotifier } from './notifier.ts';
+import { Scheduler } from './scheduler/scheduler.ts';
+import { Tasks } from './tasks.ts';
+import type { VirtDriver } from './virt/driver.ts';
+import type { Logger } from '../common/logging.ts';
 
 export { COMPUTE_MIGRATIONS } from './db/migrations.ts';
 export { ComputeConfigSchema, type ComputeConfig } from './config.ts';
@@ -61,17 +77,128 @@ function v21(base: string): VersionEntry {
   };
 }
 
+/** The services compute calls, built by the composition root. */
+export type ComputeNeighbours = {
+  placement: PlacementClient;
+  network: NetworkClient;
+  images: ImageClient;
+};
+
+/** A hypervisor this process runs an agent for. */
+export type ComputeHost = { host: string; driver: VirtDriver };
+
+export type ComputeService = Service & {
+  readonly conductor: Conductor | undefined;
+  readonly agents: readonly ComputeAgent[];
+  /** Resolves once every agent has registered and reported its inventory. */
+  readonly agentsReady: Promise<void>;
+};
+
+/**
+ * Starts an agent, retrying while its neighbours are not there yet (at the first `tstack up`,
+ * the service users exist only after bootstrap; in a scale-out, placement may start later).
+ */
+async function startWithRetry(agent: ComputeAgent, logger: Logger, closed: () => boolean) {
+  for (let attempt = 1; !closed(); attempt++) {
+    try {
+      await agent.start();
+      return;
+    } catch (err) {
+      if (attempt === 1 || attempt % 30 === 0)
+        logger.warn({ err, host: agent.host, attempt }, 'compute agent cannot start yet; retrying');
+      await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 100 * attempt)));
+    }
+  }
+}
+
 export async function createComputeService(
   ctx: ServiceContext,
   config: ComputeConfig,
-): Promise<Service> {
+  neighbours: ComputeNeighbours,
+  computeHosts: readonly ComputeHost[] = [],
+  options: { now?: () => Date } = {},
+): Promise<ComputeService> {
   const db = ctx.database.db as Kysely<ComputeDatabase>;
+  const now = options.now ?? (() => new Date());
+  const instances = new Instances(db, now);
+  const tasks = new Tasks(db, { leaseMs: config.task_lease * 1000, now });
+  const hosts = new Hosts(db, { serviceDownTimeMs: config.service_down_time * 1000, now });
+  const notify = instanceNotifier(ctx.bus, ctx.logger);
   const deps: ApiDeps = {
     flavors: new Flavors(db),
     keyPairs: new KeyPairs(db),
+    instances,
+    tasks,
+    hosts,
+    images: neighbours.images,
+    network: neighbours.network,
+    bus: ctx.bus,
+    notify,
+    quotas: async () => DEFAULT_QUOTAS,
+    defaultAvailabilityZone: config.default_availability_zone,
     policy: new PolicyEnforcer(COMPUTE_POLICY, { enforceScope: false }),
   };
   if (config.default_flavors) await ensureDefaultFlavors(deps.flavors);
+  const workers = {
+    instances,
+    tasks,
+    placement: neighbours.placement,
+    network: neighbours.network,
+    notify,
+    logger: ctx.logger,
+  };
+  const conductor = config.conductor
+    ? new Conductor({
+        ...workers,
+        name: `conductor-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+        hosts,
+        bus: ctx.bus,
+        sweepIntervalMs: config.task_sweep_interval * 1000,
+        scheduler: new Scheduler({
+          placement: neighbours.placement,
+          hosts,
+          locate: async (uuids) => {
+            const rows = await db
+              .selectFrom('instances')
+              .select(['uuid', 'host'])
+              .where('uuid', 'in', [...uuids])
+              .where('deleted', '=', 0)
+              .execute();
+            return new Map(
+              rows.filter((r) => r.host !== null).map((r) => [r.uuid, r.host as string]),
+            );
+          },
+          maxPlacementResults: config.max_placement_results,
+          hostCacheMs: config.scheduler_cache_seconds * 1000,
+          now: () => now().getTime(),
+          defaultAvailabilityZone: config.default_availability_zone,
+        }),
+      })
+    : undefined;
+  if (conductor !== undefined) await conductor.start();
+  const agents = computeHosts.map(
+    ({ host, driver }) =>
+      new ComputeAgent({
+        ...workers,
+        host,
+        driver,
+        hosts,
+        bus: ctx.bus,
+        maxAttempts: config.max_attempts,
+        ratios: {
+          cpu: config.cpu_allocation_ratio,
+          ram: config.ram_allocation_ratio,
+          disk: config.disk_allocation_ratio,
+        },
+        reservedHostMemoryMb: config.reserved_host_memory_mb,
+        reportIntervalMs: config.report_interval * 1000,
+        reconcileIntervalMs: config.sync_power_state_interval * 1000,
+      }),
+  );
+  let closed = false;
+  const agentsReady = Promise.all(
+    agents.map((a) => startWithRetry(a, ctx.logger, () => closed)),
+  ).then(() => undefined);
   const app = createApp({
     service: 'compute',
     errorStyle: 'nova',
@@ -111,9 +238,23 @@ export async function createComputeService(
         const api = scope as unknown as App;
         flavorRoutes(api, deps);
         keyPairRoutes(api, deps);
+        serverRoutes(api, deps);
+        serviceRoutes(api, deps);
       });
     },
     { prefix: '/v2.1' },
   );
-  return { name: 'compute', app, close: async () => undefined };
+  return {
+    name: 'compute',
+    app,
+    conductor,
+    agents,
+    agentsReady,
+    close: async () => {
+      closed = true;
+      await agentsReady;
+      await Promise.all(agents.map((a) => a.stop()));
+      await conductor?.stop();
+    },
+  };
 }

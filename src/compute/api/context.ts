@@ -2,12 +2,29 @@
 import type { FastifyRequest } from 'fastify';
 import { BadRequestError, ForbiddenError } from '../../common/errors.ts';
 import type { PolicyEnforcer, PolicyTarget } from '../../common/policy/enforcer.ts';
+import type { MessageBus } from '../../common/messaging/bus.ts';
+import type { ImageClient } from '../../image/client.ts';
+import type { NetworkClient } from '../../network/client.ts';
+import type { ComputeQuotas } from '../boot.ts';
 import type { Flavors, Viewer } from '../flavors.ts';
+import type { Hosts } from '../hosts.ts';
+import type { Instances } from '../instances.ts';
 import type { KeyPairs } from '../keypairs.ts';
+import type { InstanceNotifier } from '../notifier.ts';
+import type { Tasks } from '../tasks.ts';
 
 export type ApiDeps = {
   flavors: Flavors;
   keyPairs: KeyPairs;
+  instances: Instances;
+  tasks: Tasks;
+  hosts: Hosts;
+  images: ImageClient;
+  network: NetworkClient;
+  bus: MessageBus;
+  notify: InstanceNotifier;
+  quotas: (projectId: string) => Promise<ComputeQuotas>;
+  defaultAvailabilityZone: string;
   policy: PolicyEnforcer;
 };
 

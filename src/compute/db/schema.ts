@@ -38,7 +38,152 @@ export type KeyPairRow = {
   created_at: string;
 };
 
+export type InstanceRow = {
+  uuid: string;
+  project_id: string;
+  user_id: string;
+  display_name: string;
+  display_description: string | null;
+  hostname: string;
+  reservation_id: string;
+  launch_index: number;
+  /** The image id; '' when the server boots from a volume. */
+  image_ref: string;
+  /** JSON: the flavor at boot (`FlavorSnapshot`). */
+  flavor: string;
+  /** The flavor's id as clients know it, for the `flavor` list filter. */
+  flavor_id: string;
+  vcpus: number;
+  memory_mb: number;
+  root_gb: number;
+  key_name: string | null;
+  key_data: string | null;
+  user_data: string | null;
+  /** '' or 'True', as Nova stores it. */
+  config_drive: string;
+  vm_state: string;
+  task_state: string | null;
+  power_state: number;
+  host: string | null;
+  node: string | null;
+  availability_zone: string | null;
+  locked: number;
+  locked_by: string | null;
+  locked_reason: string | null;
+  access_ip_v4: string | null;
+  access_ip_v6: string | null;
+  progress: number;
+  /** JSON: `RequestSpec`. */
+  request_spec: string;
+  /** JSON: `NetworkInfo` (the ports and their addresses). */
+  network_info: string;
+  launched_at: string | null;
+  terminated_at: string | null;
+  created_at: string;
+  updated_at: string;
+  deleted_at: string | null;
+  deleted: number;
+};
+
+export type InstanceMetadataRow = { instance_uuid: string; key: string; value: string };
+export type InstanceTagRow = { instance_uuid: string; tag: string };
+
+export type InstanceFaultRow = {
+  id: Generated<number>;
+  instance_uuid: string;
+  code: number;
+  message: string;
+  details: string;
+  created_at: string;
+};
+
+export type InstanceActionRow = {
+  id: Generated<number>;
+  instance_uuid: string;
+  request_id: string;
+  action: string;
+  project_id: string;
+  user_id: string;
+  message: string | null;
+  start_time: string;
+  finish_time: string | null;
+  updated_at: string;
+};
+
+export type InstanceActionEventRow = {
+  id: Generated<number>;
+  action_id: number;
+  event: string;
+  result: string | null;
+  host: string | null;
+  details: string | null;
+  traceback: string | null;
+  start_time: string;
+  finish_time: string | null;
+};
+
+/**
+ * A unit of work that must not be lost: who works on it next (`stage`, `host`), and a lease that
+ * says until when the worker holding it is trusted to be alive.
+ */
+export type ComputeTaskRow = {
+  id: string;
+  instance_uuid: string;
+  kind: string;
+  stage: string;
+  host: string | null;
+  /** `pending` or `done`. */
+  state: string;
+  attempts: number;
+  /** JSON: kind-specific arguments. */
+  payload: string;
+  request_id: string;
+  lease_owner: string | null;
+  lease_until: string;
+  created_at: string;
+  updated_at: string;
+};
+
+export type ServiceRow = {
+  id: Generated<number>;
+  uuid: string;
+  host: string;
+  binary: string;
+  topic: string;
+  disabled: number;
+  disabled_reason: string | null;
+  forced_down: number;
+  last_seen_up: string | null;
+  created_at: string;
+  updated_at: string;
+};
+
+export type ComputeNodeRow = {
+  id: Generated<number>;
+  uuid: string;
+  host: string;
+  hypervisor_hostname: string;
+  hypervisor_type: string;
+  hypervisor_version: number;
+  host_ip: string;
+  vcpus: number;
+  memory_mb: number;
+  local_gb: number;
+  cpu_info: string;
+  created_at: string;
+  updated_at: string;
+};
+
 export type ComputeDatabase = {
+  instances: InstanceRow;
+  instance_metadata: InstanceMetadataRow;
+  instance_tags: InstanceTagRow;
+  instance_faults: InstanceFaultRow;
+  instance_actions: InstanceActionRow;
+  instance_action_events: InstanceActionEventRow;
+  compute_tasks: ComputeTaskRow;
+  services: ServiceRow;
+  compute_nodes: ComputeNodeRow;
   flavors: FlavorRow;
   flavor_extra_specs: FlavorExtraSpecRow;
   flavor_projects: FlavorProjectRow;

@@ -1,0 +1,129 @@
+/**
+ * What every service-to-service client is built on: JSON over HTTP with a token, a timeout, the
+ * caller's global request id, and typed failures. A status the caller did not expect becomes an
+ * `UpstreamStatusError` carrying the status and the upstream's message; a network failure or a
+ * timeout becomes an `UpstreamUnavailableError`.
+ */
+import { REQUEST_ID_HEADER } from './request-id.ts';
+
+/** The upstream answered, but not with a status the caller expected. */
+export class UpstreamStatusError extends Error {
+  readonly status: number;
+  readonly service: string;
+  /** The upstream's own message, when its error body carried one. */
+  readonly upstreamMessage: string;
+
+  constructor(service: string, method: string, path: string, status: number, message: string) {
+    super(`${service}: ${method} ${path} answered ${status}: ${message}`);
+    this.name = 'UpstreamStatusError';
+    this.service = service;
+    this.status = status;
+    this.upstreamMessage = message;
+  }
+}
+
+/** The upstream could not be reached, or did not answer in time. */
+export class UpstreamUnavailableError extends Error {
+  readonly service: string;
+
+  constructor(service: string, message: string, options?: { cause?: unknown }) {
+    super(`${service} is unavailable: ${message}`, options);
+    this.name = 'UpstreamUnavailableError';
+    this.service = service;
+  }
+}
+
+export type JsonClientOptions = {
+  /** Names the upstream in errors: `placement`, `network`, `image`. */
+  service: string;
+  /** Base URL without a trailing slash, e.g. `http://127.0.0.1:8778`. */
+  baseUrl: string;
+  /** The token sent when a call names none (the calling service's own). */
+  token: () => Promise<string>;
+  /** Sent with every request, e.g. a microversion header. */
+  headers?: Readonly<Record<string, string>>;
+  /** Per-request timeout; default 30 s. */
+  timeoutMs?: number;
+};
+
+export type RequestOptions = {
+  body?: unknown;
+  /** Statuses that are not errors; default 200–204. */
+  expect?: readonly number[];
+  /** A user's token instead of the service's own. */
+  token?: string;
+  /** The user request this call serves, kept across services. */
+  globalRequestId?: string | undefined;
+};
+
+export type JsonReply = { status: number; body: unknown };
+
+const DEFAULT_EXPECT = [200, 201, 202, 204];
+
+/** Pulls a message out of the error shapes OpenStack services use. */
+function messageIn(text: string): string {
+  try {
+    const body = JSON.parse(text) as Record<string, unknown>;
+    const inner = Object.values(body)[0];
+    if (typeof inner === 'object' && inner !== null) {
+      const fields = inner as Record<string, unknown>;
+      if (typeof fields['message'] === 'string') return fields['message'];
+      if (typeof fields['detail'] === 'string') return fields['detail'];
+    }
+    if (Array.isArray(body['errors'])) {
+      const first = body['errors'][0] as Record<string, unknown> | undefined;
+      if (typeof first?.['detail'] === 'string') return first['detail'];
+    }
+  } catch {
+    // Not JSON: the text itself is the message.
+  }
+  return text.slice(0, 500);
+}
+
+export class JsonClient {
+  readonly #options: JsonClientOptions;
+
+  constructor(options: JsonClientOptions) {
+    this.#options = options;
+  }
+
+  /**
+   * Sends one request and parses a JSON answer (`undefined` for an empty one).
+   * @throws UpstreamStatusError for a status not in `expect`.
+   * @throws UpstreamUnavailableError when the upstream cannot be reached or times out.
+   */
+  async request(method: string, path: string, options: RequestOptions = {}): Promise<JsonReply> {
+    const { service, baseUrl } = this.#options;
+    const headers: Record<string, string> = {
+      accept: 'application/json',
+      ...this.#options.headers,
+      'x-auth-token': options.token ?? (await this.#options.token()),
+    };
+    if (options.globalRequestId !== undefined) headers[REQUEST_ID_HEADER] = options.globalRequestId;
+    let payload: string | undefined;
+    if (options.body !== undefined) {
+      headers['content-type'] = 'application/json';
+      payload = JSON.stringify(options.body);
+    }
+    let res: Response;
+    let text: string;
+    try {
+      res = await fetch(`${baseUrl}${path}`, {
+        method,
+        headers,
+        ...(payload !== undefined ? { body: payload } : {}),
+        signal: AbortSignal.timeout(this.#options.timeoutMs ?? 30_000),
+      });
+      text = await res.text();
+    } catch (err) {
+      throw new UpstreamUnavailableError(
+        service,
+        `${method} ${path}: ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
+    }
+    if (!(options.expect ?? DEFAULT_EXPECT).includes(res.status))
+      throw new UpstreamStatusError(service, method, path, res.status, messageIn(text));
+    return { status: res.status, body: text === '' ? undefined : (JSON.parse(text) as unknown) };
+  }
+}

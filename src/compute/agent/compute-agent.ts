@@ -1,0 +1,315 @@
+/**
+ * The compute agent of one host: registers its service and node, reports the node's inventory to
+ * placement, and works the tasks handed to its host (build, delete) through its virt driver.
+ * Every handler first takes the task's lease and re-reads the instance, so a repeated or late
+ * message does nothing twice; work on one instance is serialised within the agent. A reconcile
+ * loop compares the driver's guests with the database: guests of deleted instances are
+ * destroyed, power states are brought up to date.
+ */
+import type { Logger } from '../../common/logging.ts';
+import type { MessageBus, Subscription } from '../../common/messaging/bus.ts';
+import { UpstreamStatusError } from '../../common/http/json-client.ts';
+import { toDbTimestamp } from '../../common/db/portable.ts';
+import type { Hosts } from '../hosts.ts';
+import type { Instance } from '../instance-model.ts';
+import { allocatePorts, releasePorts } from '../instance-network.ts';
+import { completeDelete, failBuild, type WorkerDeps } from '../lifecycle.ts';
+import { taskIdOf, type Task } from '../tasks.ts';
+import { GuestBuildError, POWER_STATE, type GuestSpec, type VirtDriver } from '../virt/driver.ts';
+
+export const COMPUTE_TOPIC = 'compute';
+export const CONDUCTOR_TOPIC = 'compute-conductor';
+
+export type AllocationRatios = { cpu: number; ram: number; disk: number };
+
+export type ComputeAgentOptions = WorkerDeps & {
+  host: string;
+  driver: VirtDriver;
+  hosts: Hosts;
+  bus: MessageBus;
+  /** Builds that fail on a host are retried elsewhere this many times in all (Nova: 3). */
+  maxAttempts: number;
+  ratios: AllocationRatios;
+  reservedHostMemoryMb: number;
+  /** Heartbeat period (Nova's `report_interval`). */
+  reportIntervalMs: number;
+  /** Reconcile period (Nova's `sync_power_state_interval`). */
+  reconcileIntervalMs: number;
+};
+
+export class ComputeAgent {
+  readonly #o: ComputeAgentOptions;
+  readonly #log: Logger;
+  readonly #busy = new Map<string, Promise<void>>();
+  #serviceId: number | undefined;
+  #subscription: Subscription | undefined;
+  #timers: NodeJS.Timeout[] = [];
+  #stopped = false;
+
+  constructor(options: ComputeAgentOptions) {
+    this.#o = options;
+    this.#log = options.logger.child({ component: 'compute-agent', host: options.host });
+  }
+
+  get host(): string {
+    return this.#o.host;
+  }
+
+  get driver(): VirtDriver {
+    return this.#o.driver;
+  }
+
+  /** Registers the host, reports its inventory, and starts serving its tasks. */
+  async start(): Promise<void> {
+    const { hosts, host, driver, placement } = this.#o;
+    const service = await hosts.register(host, 'nova-compute', COMPUTE_TOPIC);
+    this.#serviceId = service.id;
+    const resources = await driver.hostResources();
+    const uuid = await hosts.upsertNode(host, resources);
+    await placement.ensureProvider(uuid, resources.hypervisorHostname);
+    const { ratios } = this.#o;
+    const unit = (total: number, ratio: number, reserved = 0) => ({
+      total,
+      reserved,
+      min_unit: 1,
+      max_unit: total,
+      step_size: 1,
+      allocation_ratio: ratio,
+    });
+    await placement.setInventory(uuid, {
+      VCPU: unit(resources.vcpus, ratios.cpu),
+      MEMORY_MB: unit(resources.memoryMb, ratios.ram, this.#o.reservedHostMemoryMb),
+      DISK_GB: unit(resources.localGb, ratios.disk),
+    });
+    this.#subscription = await this.#o.bus.serve(
+      { topic: COMPUTE_TOPIC, server: host },
+      { run_task: (args) => this.runTask(taskIdOf(args)) },
+    );
+    this.#every(this.#o.reportIntervalMs, () => this.#heartbeat());
+    this.#every(this.#o.reconcileIntervalMs, () => this.reconcile());
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    for (const t of this.#timers) clearInterval(t);
+    this.#timers = [];
+    await this.#subscription?.stop();
+    await Promise.allSettled([...this.#busy.values()]);
+  }
+
+  #every(ms: number, fn: () => Promise<void>): void {
+    if (ms <= 0) return;
+    const timer = setInterval(() => {
+      fn().catch((err: unknown) => this.#log.warn({ err }, 'periodic task failed'));
+    }, ms);
+    timer.unref();
+    this.#timers.push(timer);
+  }
+
+  async #heartbeat(): Promise<void> {
+    if (this.#serviceId !== undefined) await this.#o.hosts.heartbeat(this.#serviceId);
+  }
+
+  /** Works one task of this host; a task someone else holds, or that is done, is left alone. */
+  async runTask(taskId: string): Promise<void> {
+    if (this.#stopped) return;
+    const task = await this.#o.tasks.claim(taskId, this.#o.host, 'host');
+    if (task === undefined || task.host !== this.#o.host) return;
+    await this.#serialised(task.instanceUuid, async () => {
+      const instance = await this.#o.instances.row(task.instanceUuid);
+      if (instance === undefined) return;
+      if (task.kind === 'build') await this.#build(task, instance);
+      else if (task.kind === 'delete') await this.#delete(task, instance);
+    });
+  }
+
+  async #serialised(uuid: string, fn: () => Promise<void>): Promise<void> {
+    const before = this.#busy.get(uuid) ?? Promise.resolve();
+    const run = before.then(fn, fn);
+    const tail = run.catch(() => undefined);
+    this.#busy.set(uuid, tail);
+    try {
+      await run;
+    } finally {
+      if (this.#busy.get(uuid) === tail) this.#busy.delete(uuid);
+    }
+  }
+
+  get #publisher(): string {
+    return `compute.${this.#o.host}`;
+  }
+
+  async #build(task: Task, instance: Instance): Promise<void> {
+    const { instances, tasks, driver } = this.#o;
+    const uuid = instance.row.uuid;
+    const start = instances.now();
+    if (instance.row.deleted === 1 || instance.row.vm_state !== 'building') {
+      await instances.db.transaction().execute((trx) => tasks.finish(trx, task.id));
+      return;
+    }
+    this.#o.notify(this.#publisher, 'create.start', instance.row);
+    await instances.update(uuid, { task_state: 'networking' }, { vmState: ['building'] });
+    let vifs;
+    try {
+      vifs = await allocatePorts(this.#o.network, instance, this.#o.host, task.requestId);
+    } catch (err) {
+      if (!(err instanceof UpstreamStatusError)) throw err;
+      await failBuild(
+        this.#o,
+        instance,
+        task,
+        { code: 500, message: `Build of instance ${uuid} aborted: ${err.upstreamMessage}` },
+        this.#publisher,
+      );
+      return;
+    }
+    await instances.update(
+      uuid,
+      { task_state: 'spawning', networkInfo: vifs },
+      { vmState: ['building'] },
+    );
+    try {
+      await driver.spawn(this.#guestSpec(instance, vifs));
+    } catch (err) {
+      if (!(err instanceof GuestBuildError)) throw err;
+      await this.#reschedule(task, instance, err.message);
+      return;
+    }
+    const now = instances.now();
+    const done = await instances.db.transaction().execute(async (trx) => {
+      const changed = await instances.update(
+        uuid,
+        {
+          vm_state: 'active',
+          task_state: null,
+          power_state: POWER_STATE.RUNNING,
+          launched_at: toDbTimestamp(now),
+          progress: 0,
+        },
+        { vmState: ['building'] },
+        trx,
+      );
+      await tasks.finish(trx, task.id);
+      if (changed)
+        await instances.recordEvent(trx, uuid, task.requestId, {
+          event: 'compute__do_build_and_run_instance',
+          host: this.#o.host,
+          result: 'Success',
+          start,
+        });
+      return changed;
+    });
+    const after = await instances.row(uuid);
+    if (done && after !== undefined) this.#o.notify(this.#publisher, 'create.end', after.row);
+  }
+
+  /** Undoes this host's part of a failed build and sends it back to the scheduler. */
+  async #reschedule(task: Task, instance: Instance, why: string): Promise<void> {
+    const { instances, tasks, driver } = this.#o;
+    await driver.destroy(instance.row.uuid);
+    await releasePorts(this.#o.network, instance, task.requestId);
+    await this.#o.placement.deleteAllocations(instance.row.uuid);
+    const attempts = task.attempts + 1;
+    if (attempts >= this.#o.maxAttempts) {
+      await failBuild(
+        this.#o,
+        instance,
+        task,
+        {
+          code: 500,
+          message: `Exceeded maximum number of retries. Exhausted all hosts available for retrying build failures for instance ${instance.row.uuid}.`,
+          details: why,
+        },
+        this.#publisher,
+      );
+      return;
+    }
+    const handed = await instances.db.transaction().execute(async (trx) => {
+      const moved = await instances.update(
+        instance.row.uuid,
+        { host: null, node: null, task_state: 'scheduling', networkInfo: [] },
+        { vmState: ['building'] },
+        trx,
+      );
+      if (!moved) return false;
+      return tasks.handOver(trx, task.id, this.#o.host, {
+        stage: 'conductor',
+        host: null,
+        attempts,
+        payload: { ...task.payload, ignoreHosts: [...ignored(task), this.#o.host] },
+      });
+    });
+    this.#log.warn({ instance: instance.row.uuid, why }, 'build failed here; rescheduling');
+    if (handed)
+      await this.#o.bus.cast({ topic: CONDUCTOR_TOPIC }, 'run_task', { task_id: task.id });
+  }
+
+  async #delete(task: Task, instance: Instance): Promise<void> {
+    if (instance.row.deleted === 0) {
+      this.#o.notify(this.#publisher, 'delete.start', instance.row);
+      await this.#o.driver.destroy(instance.row.uuid);
+    }
+    await completeDelete(this.#o, instance, task, this.#publisher);
+  }
+
+  #guestSpec(instance: Instance, vifs: Instance['networkInfo']): GuestSpec {
+    const { row, flavor } = instance;
+    return {
+      uuid: row.uuid,
+      name: `instance-${row.uuid}`,
+      hostname: row.hostname,
+      vcpus: row.vcpus,
+      memoryMb: row.memory_mb,
+      rootGb: row.root_gb,
+      ephemeralGb: flavor.ephemeral_gb,
+      swapMb: flavor.swap,
+      imageId: row.image_ref,
+      vifs: vifs.map((v) => ({
+        portId: v.portId,
+        networkId: v.networkId,
+        macAddress: v.macAddress,
+        addresses: v.ips.map((ip) => ip.address),
+        mtu: v.mtu,
+      })),
+      userData: row.user_data,
+      keyData: row.key_data,
+      metadata: {},
+      configDrive: row.config_drive === 'True',
+    };
+  }
+
+  /**
+   * Converges the host's guests and the database: a guest with no live instance here is
+   * destroyed; an instance's recorded power state follows its guest's.
+   */
+  async reconcile(): Promise<void> {
+    const { instances, driver } = this.#o;
+    const mine = await instances.onHost(this.#o.host);
+    const live = new Map(mine.map((i) => [i.row.uuid, i]));
+    for (const uuid of await driver.listInstances()) {
+      if (live.has(uuid) || this.#busy.has(uuid)) continue;
+      const row = await instances.row(uuid);
+      // A guest whose build is still being placed here is not an orphan.
+      if (row !== undefined && row.row.deleted === 0 && row.row.host === this.#o.host) continue;
+      this.#log.warn({ instance: uuid }, 'destroying a guest no live instance owns');
+      await driver.destroy(uuid);
+    }
+    for (const instance of mine) {
+      if (instance.row.task_state !== null || this.#busy.has(instance.row.uuid)) continue;
+      if (instance.row.vm_state === 'building' || instance.row.vm_state === 'error') continue;
+      const info = await driver.getInfo(instance.row.uuid);
+      const power = info?.powerState ?? POWER_STATE.NOSTATE;
+      if (power !== instance.row.power_state)
+        await instances.update(
+          instance.row.uuid,
+          { power_state: power },
+          { taskState: [null], vmState: [instance.row.vm_state] },
+        );
+    }
+  }
+}
+
+function ignored(task: Task): string[] {
+  const hosts = task.payload['ignoreHosts'];
+  return Array.isArray(hosts) ? hosts.filter((h): h is string => typeof h === 'string') : [];
+}

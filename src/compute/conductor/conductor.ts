@@ -1,0 +1,199 @@
+/**
+ * The conductor: works the tasks at the conductor stage (scheduling a build, deleting an instance
+ * whose host is gone) and, by its sweep, keeps every task moving: a task whose lease or grace
+ * period ran out is sent to its worker again, and a host task whose host is down is taken back
+ * (a build goes to another host, a delete completes here).
+ */
+import type { Logger } from '../../common/logging.ts';
+import type { MessageBus, Subscription } from '../../common/messaging/bus.ts';
+import { COMPUTE_TOPIC, CONDUCTOR_TOPIC } from '../agent/compute-agent.ts';
+import type { Hosts } from '../hosts.ts';
+import type { Instance } from '../instance-model.ts';
+import { completeDelete, failBuild, releasePortsAndClaims, type WorkerDeps } from '../lifecycle.ts';
+import { NoValidHostError, type Scheduler } from '../scheduler/scheduler.ts';
+import { taskIdOf, type Task } from '../tasks.ts';
+
+export type ConductorOptions = WorkerDeps & {
+  /** Names this conductor as a lease owner (several may run). */
+  name: string;
+  scheduler: Scheduler;
+  hosts: Hosts;
+  bus: MessageBus;
+  /** How often the sweep runs; 0 turns the timer off (tests call `sweep()`). */
+  sweepIntervalMs: number;
+};
+
+const PUBLISHER = 'compute.conductor';
+
+export class Conductor {
+  readonly #o: ConductorOptions;
+  readonly #log: Logger;
+  #subscription: Subscription | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #sweeping: Promise<void> | undefined;
+  #stopped = false;
+
+  constructor(options: ConductorOptions) {
+    this.#o = options;
+    this.#log = options.logger.child({ component: 'conductor' });
+  }
+
+  async start(): Promise<void> {
+    this.#subscription = await this.#o.bus.serve(
+      { topic: CONDUCTOR_TOPIC },
+      { run_task: (args) => this.runTask(taskIdOf(args)) },
+    );
+    if (this.#o.sweepIntervalMs > 0) {
+      this.#timer = setInterval(() => void this.sweep(), this.#o.sweepIntervalMs);
+      this.#timer.unref();
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#timer);
+    await this.#subscription?.stop();
+    await this.#sweeping;
+  }
+
+  /** Works one conductor-stage task; one held by another worker, or done, is left alone. */
+  async runTask(taskId: string): Promise<void> {
+    if (this.#stopped) return;
+    const task = await this.#o.tasks.claim(taskId, this.#o.name, 'conductor');
+    if (task === undefined) return;
+    const instance = await this.#o.instances.row(task.instanceUuid);
+    if (instance === undefined) {
+      await this.#o.instances.db.transaction().execute((trx) => this.#o.tasks.finish(trx, task.id));
+      return;
+    }
+    if (task.kind === 'build') await this.#schedule(task, instance);
+    else if (task.kind === 'delete') await completeDelete(this.#o, instance, task, PUBLISHER);
+  }
+
+  async #schedule(task: Task, instance: Instance): Promise<void> {
+    const { instances, tasks } = this.#o;
+    const { row, requestSpec: spec } = instance;
+    if (row.deleted === 1 || row.vm_state !== 'building') {
+      await instances.db.transaction().execute((trx) => tasks.finish(trx, task.id));
+      return;
+    }
+    const ignoreHosts = task.payload['ignoreHosts'];
+    let selection;
+    try {
+      selection = await this.#o.scheduler.select({
+        instanceUuid: row.uuid,
+        projectId: row.project_id,
+        userId: row.user_id,
+        vcpus: row.vcpus,
+        memoryMb: row.memory_mb,
+        diskGb: row.root_gb + instance.flavor.ephemeral_gb + Math.ceil(instance.flavor.swap / 1024),
+        availabilityZone: spec.availabilityZone,
+        sameHost: spec.hints.sameHost ?? [],
+        differentHost: spec.hints.differentHost ?? [],
+        ignoreHosts: Array.isArray(ignoreHosts) ? (ignoreHosts as string[]) : [],
+        imageProperties: spec.imageProperties,
+      });
+    } catch (err) {
+      if (!(err instanceof NoValidHostError)) throw err;
+      await failBuild(
+        this.#o,
+        instance,
+        task,
+        { code: 500, message: err.message, details: err.message },
+        PUBLISHER,
+      );
+      return;
+    }
+    const handed = await instances.db.transaction().execute(async (trx) => {
+      const placed = await instances.update(
+        row.uuid,
+        { host: selection.host, node: selection.nodename, task_state: null },
+        { vmState: ['building'] },
+        trx,
+      );
+      if (!placed) return false;
+      return tasks.handOver(trx, task.id, this.#o.name, { stage: 'host', host: selection.host });
+    });
+    if (!handed) {
+      // Deleted while it was being scheduled: the claim just made must not leak.
+      await this.#o.placement.deleteAllocations(row.uuid);
+      const now = await instances.row(row.uuid);
+      if (now !== undefined && now.row.deleted === 1)
+        await instances.db.transaction().execute((trx) => tasks.finish(trx, task.id));
+      return;
+    }
+    await this.#o.bus.cast({ topic: COMPUTE_TOPIC, server: selection.host }, 'run_task', {
+      task_id: task.id,
+    });
+  }
+
+  /** One pass over the due tasks (also what the timer runs). */
+  async sweep(limit = 200): Promise<void> {
+    this.#sweeping ??= this.#sweep(limit).finally(() => {
+      this.#sweeping = undefined;
+    });
+    return this.#sweeping;
+  }
+
+  async #sweep(limit: number): Promise<void> {
+    try {
+      const due = await this.#o.tasks.due(limit);
+      if (due.length === 0) return;
+      const services = new Map(
+        (await this.#o.hosts.services('nova-compute')).map((s) => [s.host, s]),
+      );
+      for (const task of due) {
+        if (this.#stopped) return;
+        await this.#o.tasks.extendGrace(task.id);
+        if (task.stage === 'conductor') {
+          await this.runTask(task.id);
+          continue;
+        }
+        const service = task.host === null ? undefined : services.get(task.host);
+        if (service !== undefined && this.#o.hosts.isUp(service)) {
+          await this.#o.bus.cast({ topic: COMPUTE_TOPIC, server: service.host }, 'run_task', {
+            task_id: task.id,
+          });
+          continue;
+        }
+        await this.#takeBack(task);
+      }
+    } catch (err) {
+      this.#log.warn({ err }, 'task sweep failed');
+    }
+  }
+
+  /** A host task whose host is down: a build is scheduled again, a delete completes here. */
+  async #takeBack(task: Task): Promise<void> {
+    const { instances, tasks } = this.#o;
+    const claimed = await tasks.claim(task.id, this.#o.name, 'host');
+    if (claimed === undefined) return;
+    const instance = await instances.row(task.instanceUuid);
+    if (instance === undefined) return;
+    this.#log.warn(
+      { instance: instance.row.uuid, host: task.host, kind: task.kind },
+      'host is down; taking its task back',
+    );
+    if (task.kind === 'delete') {
+      await completeDelete(this.#o, instance, claimed, PUBLISHER);
+      return;
+    }
+    await releasePortsAndClaims(this.#o, instance, task.requestId);
+    const ignore = [...((task.payload['ignoreHosts'] as string[] | undefined) ?? [])];
+    if (task.host !== null) ignore.push(task.host);
+    await instances.db.transaction().execute(async (trx) => {
+      await instances.update(
+        instance.row.uuid,
+        { host: null, node: null, task_state: 'scheduling', networkInfo: [] },
+        { vmState: ['building'] },
+        trx,
+      );
+      await tasks.handOver(trx, task.id, this.#o.name, {
+        stage: 'conductor',
+        host: null,
+        payload: { ...task.payload, ignoreHosts: ignore },
+      });
+    });
+    await this.runTask(task.id);
+  }
+}

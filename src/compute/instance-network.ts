@@ -1,0 +1,122 @@
+/**
+ * An instance's ports, made and bound through the network API on the instance's behalf (with
+ * the compute service's token, naming the instance's project). Both steps are idempotent: ports
+ * are found again by their `device_id`, so a build that runs twice makes each port once, and a
+ * teardown that runs twice deletes nothing twice.
+ */
+import type { NetworkClient, PortSummary } from '../network/client.ts';
+import type { Instance, RequestedNetwork, Vif } from './instance-model.ts';
+
+const COMPUTE_OWNER = 'compute:';
+
+function vifOf(port: PortSummary, networkName: string, mtu: number, owned: boolean): Vif {
+  return {
+    portId: port.id,
+    networkId: port.network_id,
+    networkName,
+    macAddress: port.mac_address,
+    ips: port.fixed_ips.map((ip) => ({
+      address: ip.ip_address,
+      version: ip.ip_address.includes(':') ? 6 : 4,
+      type: 'fixed' as const,
+    })),
+    ownedByInstance: owned,
+    mtu,
+  };
+}
+
+/**
+ * Makes (or finds) and binds to `host` one port per requested network, and binds the ports the
+ * user brought. Returns the interfaces in the order the request named them.
+ * @throws UpstreamStatusError from the network service (e.g. 409 when no address is left).
+ */
+export async function allocatePorts(
+  network: NetworkClient,
+  instance: Instance,
+  host: string,
+  globalRequestId: string,
+): Promise<Vif[]> {
+  const spec = instance.requestSpec;
+  const requested: RequestedNetwork[] = Array.isArray(spec.networks) ? spec.networks : [];
+  if (requested.length === 0) return [];
+  const uuid = instance.row.uuid;
+  const as = { globalRequestId };
+  const existing = await network.listPorts({ device_id: uuid }, as);
+  const taken = new Set<string>();
+  const names = new Map<string, { name: string; mtu: number }>();
+  const networkOf = async (id: string): Promise<{ name: string; mtu: number }> => {
+    const known = names.get(id);
+    if (known !== undefined) return known;
+    const found = await network.getNetwork(id, as);
+    const entry = { name: found?.name ?? '', mtu: found?.mtu ?? 1500 };
+    names.set(id, entry);
+    return entry;
+  };
+  const owner = `${COMPUTE_OWNER}${instance.row.availability_zone ?? 'nova'}`;
+  const vifs: Vif[] = [];
+  for (const req of requested) {
+    let port: PortSummary;
+    let owned: boolean;
+    if (req.portId !== undefined) {
+      port = await network.updatePort(
+        req.portId,
+        { device_id: uuid, device_owner: owner, 'binding:host_id': host },
+        as,
+      );
+      owned = false;
+    } else {
+      const again = existing.find(
+        (p) =>
+          p.network_id === req.networkId &&
+          !taken.has(p.id) &&
+          (req.fixedIp === undefined || p.fixed_ips.some((ip) => ip.ip_address === req.fixedIp)),
+      );
+      port =
+        again ??
+        (await network.createPort(
+          {
+            network_id: req.networkId ?? '',
+            project_id: instance.row.project_id,
+            device_id: uuid,
+            device_owner: owner,
+            'binding:host_id': host,
+            ...(req.fixedIp !== undefined ? { fixed_ips: [{ ip_address: req.fixedIp }] } : {}),
+            ...(spec.securityGroups.length > 0 ? { security_groups: spec.securityGroups } : {}),
+          },
+          as,
+        ));
+      owned = true;
+    }
+    taken.add(port.id);
+    const net = await networkOf(port.network_id);
+    vifs.push(vifOf(port, net.name, net.mtu, owned));
+  }
+  return vifs;
+}
+
+/**
+ * Deletes the ports the instance made and unbinds the ones the user brought (they stay, free
+ * for another server), as Nova does on delete.
+ */
+export async function releasePorts(
+  network: NetworkClient,
+  instance: Instance,
+  globalRequestId: string,
+): Promise<void> {
+  const as = { globalRequestId };
+  const brought = new Set(
+    (Array.isArray(instance.requestSpec.networks) ? instance.requestSpec.networks : [])
+      .map((r) => r.portId)
+      .filter((id): id is string => id !== undefined),
+  );
+  const ports = await network.listPorts({ device_id: instance.row.uuid }, as);
+  for (const port of ports) {
+    if (brought.has(port.id))
+      await network.updatePort(
+        port.id,
+        { device_id: '', device_owner: '', 'binding:host_id': '' },
+        as,
+      );
+    else await network.deletePort(port.id, as);
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * The state changes the conductor and the agents share: finishing a delete (ports released,
+ * placement allocations removed, the row soft-deleted) and failing a build (ERROR with a fault).
+ * Each is idempotent, so a task run twice ends in the same place.
+ */
+import type { Logger } from '../common/logging.ts';
+import type { NetworkClient } from '../network/client.ts';
+import type { PlacementClient } from '../placement/client.ts';
+import { toDbTimestamp } from '../common/db/portable.ts';
+import type { Instance } from './instance-model.ts';
+import { releasePorts } from './instance-network.ts';
+import type { Instances } from './instances.ts';
+import type { InstanceNotifier } from './notifier.ts';
+import type { Task, Tasks } from './tasks.ts';
+
+export type WorkerDeps = {
+  instances: Instances;
+  tasks: Tasks;
+  placement: PlacementClient;
+  network: NetworkClient;
+  notify: InstanceNotifier;
+  logger: Logger;
+};
+
+/**
+ * Releases what the instance holds outside the compute database and soft-deletes it; every
+ * pending task of the instance is finished with it. The guest itself is the agent's to destroy
+ * before (or the reconcile loop's, when the host was down).
+ */
+export async function completeDelete(
+  deps: WorkerDeps,
+  instance: Instance,
+  task: Task,
+  publisher: string,
+): Promise<void> {
+  await releasePortsAndClaims(deps, instance, task.requestId);
+  const now = toDbTimestamp(deps.instances.now());
+  const uuid = instance.row.uuid;
+  await deps.instances.db.transaction().execute(async (trx) => {
+    await deps.instances.update(
+      uuid,
+      {
+        vm_state: 'deleted',
+        task_state: null,
+        power_state: 0,
+        deleted: 1,
+        deleted_at: now,
+        terminated_at: now,
+      },
+      {},
+      trx,
+    );
+    await deps.tasks.finishAllOf(trx, uuid);
+    await deps.instances.recordEvent(trx, uuid, task.requestId, {
+      event: 'compute_terminate_instance',
+      host: instance.row.host,
+      result: 'Success',
+      start: deps.instances.now(),
+    });
+  });
+  const after = await deps.instances.row(uuid);
+  if (after !== undefined) deps.notify(publisher, 'delete.end', after.row);
+}
+
+export async function releasePortsAndClaims(
+  deps: Pick<WorkerDeps, 'network' | 'placement'>,
+  instance: Instance,
+  requestId: string,
+): Promise<void> {
+  await releasePorts(deps.network, instance, requestId);
+  await deps.placement.deleteAllocations(instance.row.uuid);
+}
+
+/** ERROR with a fault; the task ends. Allocations stay with the instance until it is deleted. */
+export async function failBuild(
+  deps: WorkerDeps,
+  instance: Instance,
+  task: Task,
+  fault: { code: number; message: string; details?: string },
+  publisher: string,
+): Promise<void> {
+  const uuid = instance.row.uuid;
+  await deps.instances.db.transaction().execute(async (trx) => {
+    const changed = await deps.instances.update(
+      uuid,
+      { vm_state: 'error', task_state: null },
+      { vmState: ['building'] },
+      trx,
+    );
+    if (changed) await deps.instances.addFault(uuid, fault.code, fault.message, fault.details, trx);
+    await deps.tasks.finish(trx, task.id);
+    await deps.instances.recordEvent(trx, uuid, task.requestId, {
+      event: 'compute__do_build_and_run_instance',
+      host: instance.row.host,
+      result: 'Error',
+      start: deps.instances.now(),
+      details: fault.message,
+    });
+  });
+  const after = await deps.instances.row(uuid);
+  if (after !== undefined)
+    deps.notify(publisher, 'create.error', after.row, { message: fault.message });
+}

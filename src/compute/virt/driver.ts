@@ -1,0 +1,120 @@
+/**
+ * The virt driver interface the compute agent drives: a small core every driver implements, and
+ * capability interfaces a driver opts into (checked with the type guards below). Every method is
+ * idempotent: spawning a guest that runs, or destroying one that is gone, succeeds and changes
+ * nothing. Drivers import only this file, `virt/errors.ts` and `common/privileged`.
+ */
+
+/** Nova's power states, by their wire numbers. */
+export const POWER_STATE = {
+  NOSTATE: 0,
+  RUNNING: 1,
+  PAUSED: 3,
+  SHUTDOWN: 4,
+  CRASHED: 6,
+  SUSPENDED: 7,
+} as const;
+export type PowerState = (typeof POWER_STATE)[keyof typeof POWER_STATE];
+
+/** One network interface of a guest, as the network service made it. */
+export type Vif = {
+  portId: string;
+  networkId: string;
+  macAddress: string;
+  addresses: readonly string[];
+  mtu: number;
+};
+
+/** Everything a driver needs to start a guest. */
+export type GuestSpec = {
+  uuid: string;
+  name: string;
+  hostname: string;
+  vcpus: number;
+  memoryMb: number;
+  rootGb: number;
+  ephemeralGb: number;
+  swapMb: number;
+  imageId: string;
+  vifs: readonly Vif[];
+  userData: string | null;
+  keyData: string | null;
+  metadata: Readonly<Record<string, string>>;
+  configDrive: boolean;
+};
+
+export type GuestInfo = { powerState: PowerState };
+
+/** What the host offers, reported to placement as inventory. */
+export type HostResources = {
+  hypervisorHostname: string;
+  hypervisorType: string;
+  hypervisorVersion: number;
+  hostIp: string;
+  vcpus: number;
+  memoryMb: number;
+  localGb: number;
+  cpuInfo: Readonly<Record<string, unknown>>;
+};
+
+export interface VirtDriver {
+  hostResources(): Promise<HostResources>;
+  /**
+   * Creates and starts the guest; a guest that exists already is left as it is.
+   * @throws GuestBuildError when the guest cannot be made on this host (the build goes elsewhere).
+   */
+  spawn(spec: GuestSpec): Promise<void>;
+  /** Stops and removes the guest and everything it holds on the host; none is fine. */
+  destroy(uuid: string): Promise<void>;
+  /** The guest's state, or undefined when the host has no such guest. */
+  getInfo(uuid: string): Promise<GuestInfo | undefined>;
+  /** The uuids of every guest on the host. */
+  listInstances(): Promise<string[]>;
+  /** Shuts the guest down (gracefully within `timeoutMs`, then forcibly). */
+  powerOff(uuid: string, timeoutMs: number): Promise<void>;
+  powerOn(uuid: string): Promise<void>;
+  reboot(uuid: string, hard: boolean): Promise<void>;
+}
+
+export interface PausingDriver extends VirtDriver {
+  pause(uuid: string): Promise<void>;
+  unpause(uuid: string): Promise<void>;
+}
+
+export interface SuspendingDriver extends VirtDriver {
+  suspend(uuid: string): Promise<void>;
+  resume(uuid: string): Promise<void>;
+}
+
+export interface ConsoleDriver extends VirtDriver {
+  /** The guest's serial console output; the last `lines` lines when given. */
+  consoleOutput(uuid: string, lines?: number): Promise<string>;
+}
+
+export function canPause(driver: VirtDriver): driver is PausingDriver {
+  return 'pause' in driver && 'unpause' in driver;
+}
+
+export function canSuspend(driver: VirtDriver): driver is SuspendingDriver {
+  return 'suspend' in driver && 'resume' in driver;
+}
+
+export function hasConsole(driver: VirtDriver): driver is ConsoleDriver {
+  return 'consoleOutput' in driver;
+}
+
+/** The guest cannot be built on this host; another host may succeed. */
+export class GuestBuildError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'GuestBuildError';
+  }
+}
+
+/** The driver has no such guest. */
+export class GuestNotFoundError extends Error {
+  constructor(uuid: string) {
+    super(`no guest ${uuid} on this host`);
+    this.name = 'GuestNotFoundError';
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * The fake virt driver, as Nova has one: guests are records in memory with realistic power-state
+ * transitions, so one process can run many hosts for scale tests and benchmarks. Tests inject
+ * delays and failures; every call is recorded.
+ */
+import {
+  GuestBuildError,
+  GuestNotFoundError,
+  POWER_STATE,
+  type ConsoleDriver,
+  type GuestInfo,
+  type GuestSpec,
+  type HostResources,
+  type PausingDriver,
+  type PowerState,
+  type SuspendingDriver,
+} from '../driver.ts';
+
+export type FakeDriverOptions = {
+  hostname: string;
+  vcpus?: number;
+  memoryMb?: number;
+  localGb?: number;
+  /** How long a spawn takes (default 0). */
+  spawnDelayMs?: number;
+  /** Decides whether a spawn fails: a message to fail with, or undefined to succeed. */
+  failSpawn?: (spec: GuestSpec) => string | undefined;
+};
+
+type FakeGuest = { spec: GuestSpec; powerState: PowerState; console: string[] };
+
+export class FakeDriver implements PausingDriver, SuspendingDriver, ConsoleDriver {
+  readonly #options: FakeDriverOptions;
+  readonly #guests = new Map<string, FakeGuest>();
+  /** Every call, in order: `spawn <uuid>`, `destroy <uuid>`, … */
+  readonly calls: string[] = [];
+
+  constructor(options: FakeDriverOptions) {
+    this.#options = options;
+  }
+
+  async hostResources(): Promise<HostResources> {
+    return {
+      hypervisorHostname: this.#options.hostname,
+      hypervisorType: 'fake',
+      hypervisorVersion: 1000,
+      hostIp: '127.0.0.1',
+      vcpus: this.#options.vcpus ?? 32,
+      memoryMb: this.#options.memoryMb ?? 131072,
+      localGb: this.#options.localGb ?? 2048,
+      cpuInfo: { arch: 'x86_64', model: 'fake', vendor: 'tstack', topology: { cores: 1 } },
+    };
+  }
+
+  async spawn(spec: GuestSpec): Promise<void> {
+    this.calls.push(`spawn ${spec.uuid}`);
+    if (this.#guests.has(spec.uuid)) return;
+    const delay = this.#options.spawnDelayMs ?? 0;
+    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+    const failure = this.#options.failSpawn?.(spec);
+    if (failure !== undefined) throw new GuestBuildError(failure);
+    this.#guests.set(spec.uuid, {
+      spec,
+      powerState: POWER_STATE.RUNNING,
+      console: [`fake guest ${spec.hostname} booted with ${spec.vifs.length} interface(s)`],
+    });
+  }
+
+  async destroy(uuid: string): Promise<void> {
+    this.calls.push(`destroy ${uuid}`);
+    this.#guests.delete(uuid);
+  }
+
+  async getInfo(uuid: string): Promise<GuestInfo | undefined> {
+    const guest = this.#guests.get(uuid);
+    return guest === undefined ? undefined : { powerState: guest.powerState };
+  }
+
+  async listInstances(): Promise<string[]> {
+    return [...this.#guests.keys()];
+  }
+
+  async powerOff(uuid: string): Promise<void> {
+    this.#set(uuid, 'power_off', POWER_STATE.SHUTDOWN);
+  }
+
+  async powerOn(uuid: string): Promise<void> {
+    this.#set(uuid, 'power_on', POWER_STATE.RUNNING);
+  }
+
+  async reboot(uuid: string, hard: boolean): Promise<void> {
+    this.#set(uuid, hard ? 'reboot_hard' : 'reboot_soft', POWER_STATE.RUNNING);
+  }
+
+  async pause(uuid: string): Promise<void> {
+    this.#set(uuid, 'pause', POWER_STATE.PAUSED);
+  }
+
+  async unpause(uuid: string): Promise<void> {
+    this.#set(uuid, 'unpause', POWER_STATE.RUNNING);
+  }
+
+  async suspend(uuid: string): Promise<void> {
+    this.#set(uuid, 'suspend', POWER_STATE.SUSPENDED);
+  }
+
+  async resume(uuid: string): Promise<void> {
+    this.#set(uuid, 'resume', POWER_STATE.RUNNING);
+  }
+
+  async consoleOutput(uuid: string, lines?: number): Promise<string> {
+    const guest = this.#guest(uuid);
+    const out = lines === undefined ? guest.console : guest.console.slice(-lines);
+    return out.map((line) => `${line}\n`).join('');
+  }
+
+  /** A guest that vanished behind the agent's back (for reconcile tests). */
+  forget(uuid: string): void {
+    this.#guests.delete(uuid);
+  }
+
+  /** Changes a guest's power state behind the agent's back (for reconcile tests). */
+  setPowerState(uuid: string, state: PowerState): void {
+    this.#guest(uuid).powerState = state;
+  }
+
+  #guest(uuid: string): FakeGuest {
+    const guest = this.#guests.get(uuid);
+    if (guest === undefined) throw new GuestNotFoundError(uuid);
+    return guest;
+  }
+
+  #set(uuid: string, call: string, state: PowerState): void {
+    this.calls.push(`${call} ${uuid}`);
+    const guest = this.#guest(uuid);
+    guest.powerState = state;
+    guest.console.push(`${call}: power state ${state}`);
+  }
+}
