@@ -14,6 +14,7 @@ import { catalogRegistrations } from './catalog.ts';
 import { CLOUD_NAME, exportLines, writeCloudsYaml } from './clouds.ts';
 import { loadTstackConfig, type TstackConfig } from './config.ts';
 import { startCloud, type RunningCloud } from './runner.ts';
+import { ensureDefaultNetwork } from './default-network.ts';
 import { ensureTestImage } from './test-image.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -102,6 +103,14 @@ export function buildProgram(): Command {
             `  ${await ensureTestImage(config, logger).catch(async (err: unknown) => {
               await cloud.stop();
               throw new StartupError(`cannot register the test image: ${messageOf(err)}`);
+            })}`,
+          );
+        }
+        if (services.includes('network') && services.includes('compute')) {
+          say(
+            `  ${await ensureDefaultNetwork(config, logger).catch(async (err: unknown) => {
+              await cloud.stop();
+              throw new StartupError(`cannot make the default network: ${messageOf(err)}`);
             })}`,
           );
         }

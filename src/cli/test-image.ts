@@ -5,7 +5,8 @@
  * virtual size fits the smallest flavor's root disk (m1.tiny: 1 GiB).
  */
 import type { Logger } from '../common/logging.ts';
-import { authUrl, urlHost } from './clouds.ts';
+import { adminToken, call } from './admin-calls.ts';
+import { urlHost } from './clouds.ts';
 import type { TstackConfig } from './config.ts';
 
 export const TEST_IMAGE_NAME = 'tstack-test';
@@ -40,43 +41,12 @@ export function emptyQcow2(virtualSize: number, clusterBits = 16): Buffer {
 
 type Json = Record<string, unknown>;
 
-async function call(url: string, init: RequestInit, expect: number[]): Promise<Response> {
-  const res = await fetch(url, init);
-  if (!expect.includes(res.status)) {
-    throw new Error(`${init.method ?? 'GET'} ${url}: ${res.status} ${await res.text()}`);
-  }
-  return res;
-}
-
 /**
  * Makes sure the test image exists and is active; an earlier attempt cut off half-way is
  * replaced. Returns what it did, for the log.
  */
 export async function ensureTestImage(config: TstackConfig, logger: Logger): Promise<string> {
-  const auth = await call(
-    `${authUrl(config)}/auth/tokens`,
-    {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        auth: {
-          identity: {
-            methods: ['password'],
-            password: {
-              user: {
-                name: 'admin',
-                domain: { id: 'default' },
-                password: config.identity.admin_password,
-              },
-            },
-          },
-          scope: { project: { name: 'admin', domain: { id: 'default' } } },
-        },
-      }),
-    },
-    [201],
-  );
-  const token = auth.headers.get('x-subject-token') ?? '';
+  const token = await adminToken(config);
   const base = `http://${urlHost(config.public_host)}:${config.services.image.port}/v2/images`;
   const headers = { 'x-auth-token': token, accept: 'application/json' };
   const listed = (await (

@@ -14,11 +14,14 @@ export const UNUSED_AUTH: ServiceAuth = {
 };
 
 /** Token checks against a `FakeIdentityClient` the test issues tokens from. */
-export function fakeAuth(
-  serviceRoles?: readonly string[],
-): { auth: ServiceAuth; identity: FakeIdentityClient } {
+export function fakeAuth(serviceRoles?: readonly string[]): {
+  auth: ServiceAuth;
+  identity: FakeIdentityClient;
+} {
   const identity = new FakeIdentityClient(
-    serviceRoles !== undefined ? { serviceUser: { name: 'tstack-service', roles: serviceRoles } } : {},
+    serviceRoles !== undefined
+      ? { serviceUser: { name: 'tstack-service', roles: serviceRoles } }
+      : {},
   );
   const cache = new TokenCache({ ttlMs: 0, negativeTtlMs: 0 });
   return {
