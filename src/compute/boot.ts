@@ -58,9 +58,8 @@ export type BootResult = {
   adminPass: string;
 };
 
-/** Nova's default quotas (`[quota]`), until quota sets can change them. */
+/** A project's limits (-1: unlimited); from `compute.quotas` until quota sets can change them. */
 export type ComputeQuotas = { instances: number; cores: number; ram: number };
-export const DEFAULT_QUOTAS: ComputeQuotas = { instances: 10, cores: 20, ram: 51200 };
 
 export type BootDeps = {
   flavors: Flavors;

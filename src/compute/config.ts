@@ -79,6 +79,18 @@ export const ComputeConfigSchema = Type.Object(
     sync_power_state_interval: Seconds(60, 'Seconds between agent reconcile passes.'),
     task_lease: Seconds(120, 'Seconds a worker holds a task before another may take it over.'),
     task_sweep_interval: Seconds(5, 'Seconds between the conductor sweeps for stalled tasks.'),
+    quotas: Type.Object(
+      {
+        instances: Type.Integer({ minimum: -1, default: 10 }),
+        cores: Type.Integer({ minimum: -1, default: 20 }),
+        ram: Type.Integer({ minimum: -1, default: 51200 }),
+      },
+      {
+        additionalProperties: false,
+        default: {},
+        description: "Every project's limits (Nova's [quota] defaults); -1 is unlimited.",
+      },
+    ),
     placement_url: Url('placement'),
     network_url: Url('network'),
     image_url: Url('image'),

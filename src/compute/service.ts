@@ -25,7 +25,6 @@ import type { PlacementClient } from '../placement/client.ts';
 import { ComputeAgent } from './agent/compute-agent.ts';
 import { serverRoutes } from './api/servers.ts';
 import { serviceRoutes } from './api/services.ts';
-import { DEFAULT_QUOTAS } from './boot.ts';
 import { Conductor } from './conductor/conductor.ts';
 import { Hosts } from './hosts.ts';
 import { Instances } from './instances.ts';
@@ -134,7 +133,7 @@ export async function createComputeService(
     network: neighbours.network,
     bus: ctx.bus,
     notify,
-    quotas: async () => DEFAULT_QUOTAS,
+    quotas: async () => config.quotas,
     defaultAvailabilityZone: config.default_availability_zone,
     policy: new PolicyEnforcer(COMPUTE_POLICY, { enforceScope: false }),
   };
