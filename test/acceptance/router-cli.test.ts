@@ -95,12 +95,12 @@ describe('openstack CLI: routers and floating IPs', { timeout: 180_000 }, () => 
     assert.equal(sub['gateway_ip'], '198.19.0.1');
     assert.deepEqual(sub['allocation_pools'], [{ start: '198.19.0.2', end: '198.19.0.254' }]);
 
-    privateNet = String((await json(['network', 'create', 'private']))['id']);
+    privateNet = String((await json(['network', 'create', 'rtr-private']))['id']);
     const own = await json([
       'subnet',
       'create',
       '--network',
-      'private',
+      'rtr-private',
       '--subnet-range',
       '198.18.0.0/24',
       'private-sub',
@@ -109,7 +109,11 @@ describe('openstack CLI: routers and floating IPs', { timeout: 180_000 }, () => 
     assert.equal(own['gateway_ip'], '198.18.0.1');
 
     assert.deepEqual(column(await json<Row[]>(['network', 'list', '--external'])), ['public']);
-    assert.deepEqual(column(await json<Row[]>(['network', 'list', '--internal'])), ['private']);
+    // `tstack up`'s own default network `private` is internal too.
+    assert.deepEqual(column(await json<Row[]>(['network', 'list', '--internal'])).sort(), [
+      'private',
+      'rtr-private',
+    ]);
   });
 
   it('router create; router set --external-gateway: the gateway info has the network, SNAT and one external address', async () => {
@@ -174,7 +178,7 @@ describe('openstack CLI: routers and floating IPs', { timeout: 180_000 }, () => 
   });
 
   it('floating ip create on the external network; set --port, show, list --port; the gateway and interface it needs cannot be removed (409); unset --port', async () => {
-    const vm = await json(['port', 'create', '--network', 'private', 'vm']);
+    const vm = await json(['port', 'create', '--network', 'rtr-private', 'vm']);
     vmPort = String(vm['id']);
     vmAddress = String((vm['fixed_ips'] as Row[])[0]?.['ip_address']);
 
@@ -358,7 +362,7 @@ describe('openstack CLI: routers and floating IPs', { timeout: 180_000 }, () => 
     );
 
     assert.equal(await ok(['subnet', 'delete', 'private-sub']), '');
-    await ok(['network', 'delete', 'private']);
+    await ok(['network', 'delete', 'rtr-private']);
   });
 
   describe('another project', () => {
