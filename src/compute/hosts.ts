@@ -28,7 +28,7 @@ export class Hosts {
   /** Registers (or finds) the service `binary` on `host` and records a heartbeat. */
   async register(host: string, binary: string, topic: string): Promise<ServiceRecord> {
     const now = toDbTimestamp(this.#now());
-    const existing = await this.#service(host, binary);
+    const existing = await this.service(host, binary);
     if (existing !== undefined) {
       await this.heartbeat(existing.id);
       return { ...existing, last_seen_up: now };
@@ -53,12 +53,13 @@ export class Hosts {
       // Registered meanwhile by another start of the same service.
       if (!(err instanceof DuplicateKeyError)) throw err;
     }
-    const made = await this.#service(host, binary);
+    const made = await this.service(host, binary);
     if (made === undefined) throw new Error(`service ${binary} on ${host} vanished`);
     return made;
   }
 
-  async #service(host: string, binary: string): Promise<ServiceRecord | undefined> {
+  /** The service `binary` on `host`, or undefined when it never registered. */
+  async service(host: string, binary: string): Promise<ServiceRecord | undefined> {
     return this.#db
       .selectFrom('services')
       .selectAll()

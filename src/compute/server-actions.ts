@@ -8,7 +8,7 @@ import type { MessageBus } from '../common/messaging/bus.ts';
 import type { Hosts } from './hosts.ts';
 import type { Instance } from './instance-model.ts';
 import type { Instances } from './instances.ts';
-import type { Tasks } from './tasks.ts';
+import { dispatch, type Tasks } from './tasks.ts';
 
 export type ActionDeps = { instances: Instances; tasks: Tasks; hosts: Hosts; bus: MessageBus };
 
@@ -18,21 +18,6 @@ export type Actor = { requestId: string; projectId: string; userId: string; isAd
 export function checkLock(instance: Instance, actor: Actor): void {
   if (instance.row.locked === 1 && !actor.isAdmin)
     throw new ConflictError(`Instance ${instance.row.uuid} is locked`, 'compute.instance_locked');
-}
-
-/** Sends a task to its worker; a lost message only delays it (the sweep resends). */
-export async function dispatch(
-  bus: MessageBus,
-  task: { id: string; stage: 'conductor' | 'host'; host: string | null },
-  requestId: string,
-): Promise<void> {
-  const target =
-    task.stage === 'host' && task.host !== null
-      ? { topic: 'compute', server: task.host }
-      : { topic: 'compute-conductor' };
-  await bus
-    .cast(target, 'run_task', { task_id: task.id }, { context: { global_request_id: requestId } })
-    .catch(() => undefined);
 }
 
 /**
@@ -52,9 +37,8 @@ export async function requestDelete(
   if (pending.some((t) => t.kind === 'delete')) return;
   // A host that is down cannot destroy its guest: the conductor completes the delete, and the
   // agent's reconcile destroys the guest when the host comes back (Nova's local delete).
-  const hostUp =
-    host !== null &&
-    (await deps.hosts.services('nova-compute')).some((s) => s.host === host && deps.hosts.isUp(s));
+  const service = host === null ? undefined : await deps.hosts.service(host, 'nova-compute');
+  const hostUp = service !== undefined && deps.hosts.isUp(service);
   const stage = hostUp ? ('host' as const) : ('conductor' as const);
   const ids = await deps.instances.db.transaction().execute(async (trx) => {
     await deps.instances.update(uuid, { task_state: 'deleting' }, {}, trx);

@@ -132,7 +132,6 @@ export async function createComputeService(
     images: neighbours.images,
     network: neighbours.network,
     bus: ctx.bus,
-    notify,
     quotas: async () => config.quotas,
     defaultAvailabilityZone: config.default_availability_zone,
     policy: new PolicyEnforcer(COMPUTE_POLICY, { enforceScope: false }),

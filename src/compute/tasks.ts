@@ -9,7 +9,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import { fromDbJson, toDbJson, toDbTimestamp } from '../common/db/portable.ts';
+import type { MessageBus } from '../common/messaging/bus.ts';
 import type { ComputeDatabase, ComputeTaskRow } from './db/schema.ts';
+
+/** Each host's agent serves `compute.<host>`; conductors share `compute-conductor`. */
+export const COMPUTE_TOPIC = 'compute';
+export const CONDUCTOR_TOPIC = 'compute-conductor';
 
 export type TaskKind = 'build' | 'delete' | 'action';
 /** `conductor`: scheduling or clean-up; `host`: the agent of `host`. */
@@ -26,6 +31,27 @@ export type Task = {
   requestId: string;
   leaseUntil: Date;
 };
+
+/**
+ * Tells a task's worker to start (the conductor, or the agent of the task's host). A lost
+ * message only delays the task, which the sweep resends; returns whether the message went out.
+ */
+export async function dispatch(
+  bus: MessageBus,
+  task: { id: string; stage: TaskStage; host: string | null },
+  requestId: string,
+): Promise<boolean> {
+  const target =
+    task.stage === 'host' && task.host !== null
+      ? { topic: COMPUTE_TOPIC, server: task.host }
+      : { topic: CONDUCTOR_TOPIC };
+  return bus
+    .cast(target, 'run_task', { task_id: task.id }, { context: { global_request_id: requestId } })
+    .then(
+      () => true,
+      () => false,
+    );
+}
 
 /** The task id a `run_task` message carries ('' when it carries none, which claims nothing). */
 export function taskIdOf(args: Record<string, unknown>): string {

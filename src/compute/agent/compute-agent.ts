@@ -14,11 +14,8 @@ import type { Hosts } from '../hosts.ts';
 import type { Instance } from '../instance-model.ts';
 import { allocatePorts, releasePorts } from '../instance-network.ts';
 import { completeDelete, failBuild, type WorkerDeps } from '../lifecycle.ts';
-import { taskIdOf, type Task } from '../tasks.ts';
+import { COMPUTE_TOPIC, dispatch, taskIdOf, type Task } from '../tasks.ts';
 import { GuestBuildError, POWER_STATE, type GuestSpec, type VirtDriver } from '../virt/driver.ts';
-
-export const COMPUTE_TOPIC = 'compute';
-export const CONDUCTOR_TOPIC = 'compute-conductor';
 
 export type AllocationRatios = { cpu: number; ram: number; disk: number };
 
@@ -241,7 +238,7 @@ export class ComputeAgent {
     });
     this.#log.warn({ instance: instance.row.uuid, why }, 'build failed here; rescheduling');
     if (handed)
-      await this.#o.bus.cast({ topic: CONDUCTOR_TOPIC }, 'run_task', { task_id: task.id });
+      await dispatch(this.#o.bus, { id: task.id, stage: 'conductor', host: null }, task.requestId);
   }
 
   async #delete(task: Task, instance: Instance): Promise<void> {

@@ -10,7 +10,6 @@ import type { Flavors, Viewer } from '../flavors.ts';
 import type { Hosts } from '../hosts.ts';
 import type { Instances } from '../instances.ts';
 import type { KeyPairs } from '../keypairs.ts';
-import type { InstanceNotifier } from '../notifier.ts';
 import type { Tasks } from '../tasks.ts';
 
 export type ApiDeps = {
@@ -22,7 +21,6 @@ export type ApiDeps = {
   images: ImageClient;
   network: NetworkClient;
   bus: MessageBus;
-  notify: InstanceNotifier;
   quotas: (projectId: string) => Promise<ComputeQuotas>;
   defaultAvailabilityZone: string;
   policy: PolicyEnforcer;

@@ -10,6 +10,7 @@ import { bootServers } from '../boot.ts';
 import { INSTANCE_SORT_KEYS, listInstances, type InstanceFilters } from '../instance-list.ts';
 import { vmStatesOf } from '../instance-model.ts';
 import { requestDelete } from '../server-actions.ts';
+import { dispatch } from '../tasks.ts';
 import {
   authorize,
   invalidField,
@@ -278,19 +279,10 @@ export function serverRoutes(app: App, deps: ApiDeps): void {
       },
       boot,
     );
+    // The agent that builds it sends `create.start`, as Nova's compute manager does.
     for (const taskId of result.taskIds)
-      await deps.bus
-        .cast(
-          { topic: 'compute-conductor' },
-          'run_task',
-          { task_id: taskId },
-          { context: { global_request_id: requestId } },
-        )
-        .catch((err: unknown) =>
-          request.log.warn({ err }, 'conductor not told; the sweep will find the task'),
-        );
-    const first = await instances.row(result.uuids[0] as string);
-    if (first !== undefined) deps.notify('compute.api', 'create.start', first.row);
+      if (!(await dispatch(deps.bus, { id: taskId, stage: 'conductor', host: null }, requestId)))
+        request.log.warn({ taskId }, 'conductor not told; the sweep will find the task');
     reply.code(202);
     if (boot.returnReservationId) return { reservation_id: result.reservationId };
     const id = result.uuids[0] as string;

@@ -6,12 +6,11 @@
  */
 import type { Logger } from '../../common/logging.ts';
 import type { MessageBus, Subscription } from '../../common/messaging/bus.ts';
-import { COMPUTE_TOPIC, CONDUCTOR_TOPIC } from '../agent/compute-agent.ts';
 import type { Hosts } from '../hosts.ts';
 import type { Instance } from '../instance-model.ts';
 import { completeDelete, failBuild, releasePortsAndClaims, type WorkerDeps } from '../lifecycle.ts';
 import { NoValidHostError, type Scheduler } from '../scheduler/scheduler.ts';
-import { taskIdOf, type Task } from '../tasks.ts';
+import { CONDUCTOR_TOPIC, dispatch, taskIdOf, type Task } from '../tasks.ts';
 
 export type ConductorOptions = WorkerDeps & {
   /** Names this conductor as a lease owner (several may run). */
@@ -122,9 +121,11 @@ export class Conductor {
         await instances.db.transaction().execute((trx) => tasks.finish(trx, task.id));
       return;
     }
-    await this.#o.bus.cast({ topic: COMPUTE_TOPIC, server: selection.host }, 'run_task', {
-      task_id: task.id,
-    });
+    await dispatch(
+      this.#o.bus,
+      { id: task.id, stage: 'host', host: selection.host },
+      task.requestId,
+    );
   }
 
   /** One pass over the due tasks (also what the timer runs). */
@@ -151,9 +152,11 @@ export class Conductor {
         }
         const service = task.host === null ? undefined : services.get(task.host);
         if (service !== undefined && this.#o.hosts.isUp(service)) {
-          await this.#o.bus.cast({ topic: COMPUTE_TOPIC, server: service.host }, 'run_task', {
-            task_id: task.id,
-          });
+          await dispatch(
+            this.#o.bus,
+            { id: task.id, stage: 'host', host: service.host },
+            task.requestId,
+          );
           continue;
         }
         await this.#takeBack(task);
