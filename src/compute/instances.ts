@@ -216,6 +216,8 @@ export class Instances {
       action: string;
       projectId: string;
       userId: string;
+      /** The API did all of it (lock, unlock): the action is finished as it starts. */
+      finished?: boolean;
     },
   ): Promise<void> {
     if (action.uuids.length === 0) return;
@@ -231,7 +233,7 @@ export class Instances {
           user_id: action.userId,
           message: null,
           start_time: now,
-          finish_time: null,
+          finish_time: action.finished === true ? now : null,
           updated_at: now,
         })),
       )

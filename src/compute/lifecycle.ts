@@ -101,3 +101,48 @@ export async function failBuild(
   if (after !== undefined)
     deps.notify(publisher, 'create.error', after.row, { message: fault.message });
 }
+
+/**
+ * An action that could not be done: the instance keeps its state, its task state is cleared,
+ * and a fault and the action's event say why. The task ends.
+ */
+export async function failAction(
+  deps: WorkerDeps,
+  instance: Instance,
+  task: Task,
+  failure: {
+    event: string;
+    host: string | null;
+    /** The task state the action held; cleared only if it still holds it. */
+    taskState: string;
+    message: string;
+    publisher: string;
+    notify: string;
+  },
+): Promise<void> {
+  const uuid = instance.row.uuid;
+  await deps.instances.db.transaction().execute(async (trx) => {
+    const changed = await deps.instances.update(
+      uuid,
+      { task_state: null },
+      { taskState: [failure.taskState] },
+      trx,
+    );
+    if (changed) {
+      await deps.instances.addFault(uuid, 500, failure.message, '', trx);
+      await deps.instances.recordEvent(trx, uuid, task.requestId, {
+        event: failure.event,
+        host: failure.host,
+        result: 'Error',
+        start: deps.instances.now(),
+        details: failure.message,
+      });
+    }
+    await deps.tasks.finish(trx, task.id);
+  });
+  const after = await deps.instances.row(uuid);
+  if (after !== undefined)
+    deps.notify(failure.publisher, `${failure.notify}.error`, after.row, {
+      message: failure.message,
+    });
+}

@@ -1,6 +1,7 @@
 /**
  * Nova's default policy (nova/policies/*.py) for the parts built so far: flavors are managed by
- * admins and read by anyone; a key pair belongs to its user, and admins may act for any user.
+ * admins and read by anyone; a key pair belongs to its user, and admins may act for any user;
+ * a server's owner may act on it, and admins may act on any (some actions are theirs only).
  */
 import type { RuleDefault } from '../common/policy/enforcer.ts';
 
@@ -40,6 +41,34 @@ export const COMPUTE_POLICY: readonly RuleDefault[] = [
   rule('os_compute_api:servers:show:host_status', ADMIN),
   rule('os_compute_api:os-extended-server-attributes', ADMIN),
   rule('os_compute_api:os-deferred-delete:force', OWNER),
+  rule('os_compute_api:servers:start', OWNER),
+  rule('os_compute_api:servers:stop', OWNER),
+  rule('os_compute_api:servers:reboot', OWNER),
+  rule('os_compute_api:os-pause-server:pause', OWNER),
+  rule('os_compute_api:os-pause-server:unpause', OWNER),
+  rule('os_compute_api:os-suspend-server:suspend', OWNER),
+  rule('os_compute_api:os-suspend-server:resume', OWNER),
+  rule('os_compute_api:os-lock-server:lock', OWNER),
+  rule('os_compute_api:os-lock-server:unlock', OWNER),
+  rule('os_compute_api:os-lock-server:unlock:unlock_override', ADMIN),
+  rule('os_compute_api:os-console-output', OWNER),
+  rule('os_compute_api:os-admin-actions:reset_state', ADMIN),
+  rule('os_compute_api:os-instance-actions:list', OWNER),
+  rule('os_compute_api:os-instance-actions:show', OWNER),
+  rule('os_compute_api:os-instance-actions:events', ADMIN),
+  rule('os_compute_api:os-instance-actions:events:details', ADMIN),
+  rule('os_compute_api:server-metadata:index', OWNER),
+  rule('os_compute_api:server-metadata:show', OWNER),
+  rule('os_compute_api:server-metadata:create', OWNER),
+  rule('os_compute_api:server-metadata:update', OWNER),
+  rule('os_compute_api:server-metadata:update_all', OWNER),
+  rule('os_compute_api:server-metadata:delete', OWNER),
+  rule('os_compute_api:os-server-tags:index', OWNER),
+  rule('os_compute_api:os-server-tags:show', OWNER),
+  rule('os_compute_api:os-server-tags:update', OWNER),
+  rule('os_compute_api:os-server-tags:update_all', OWNER),
+  rule('os_compute_api:os-server-tags:delete', OWNER),
+  rule('os_compute_api:os-server-tags:delete_all', OWNER),
   rule('os_compute_api:os-services:list', ADMIN),
   rule('os_compute_api:os-services:update', ADMIN),
   rule('os_compute_api:os-services:delete', ADMIN),

@@ -1,14 +1,16 @@
 /**
  * Requests that change a server after it exists. Each writes the desired change (a task state
  * and a task row) in one transaction and then tells the worker; the task row is what makes the
- * change happen even if the message is lost.
+ * change happen even if the message is lost. Changes that need no worker (lock, reset-state)
+ * are written here directly.
  */
-import { ConflictError } from '../common/errors.ts';
+import { ConflictError, NotFoundError, ServiceUnavailableError } from '../common/errors.ts';
 import type { MessageBus } from '../common/messaging/bus.ts';
+import { GUEST_ACTIONS, type GuestActionName } from './guest-actions.ts';
 import type { Hosts } from './hosts.ts';
 import type { Instance } from './instance-model.ts';
 import type { Instances } from './instances.ts';
-import { dispatch, type Tasks } from './tasks.ts';
+import { COMPUTE_TOPIC, dispatch, type Tasks } from './tasks.ts';
 
 export type ActionDeps = { instances: Instances; tasks: Tasks; hosts: Hosts; bus: MessageBus };
 
@@ -18,6 +20,36 @@ export type Actor = { requestId: string; projectId: string; userId: string; isAd
 export function checkLock(instance: Instance, actor: Actor): void {
   if (instance.row.locked === 1 && !actor.isAdmin)
     throw new ConflictError(`Instance ${instance.row.uuid} is locked`, 'compute.instance_locked');
+}
+
+/** Nova's refusal of an action the instance's state does not allow. */
+export function invalidState(action: string, instance: Instance): ConflictError {
+  const { row } = instance;
+  return new ConflictError(
+    row.task_state !== null
+      ? `Cannot '${action}' instance ${row.uuid} while it is in task_state ${row.task_state}`
+      : `Cannot '${action}' instance ${row.uuid} while it is in vm_state ${row.vm_state}`,
+    'compute.instance_invalid_state',
+  );
+}
+
+/**
+ * @throws ConflictError (409) unless the instance is in one of `vmStates` with a task state in
+ *   `taskStates` (null: no task), worded as Nova's `check_instance_state`.
+ */
+export function checkState(
+  instance: Instance,
+  action: string,
+  vmStates: readonly string[],
+  taskStates: readonly (string | null)[] = [null],
+): void {
+  const { row } = instance;
+  if (!vmStates.includes(row.vm_state))
+    throw new ConflictError(
+      `Cannot '${action}' instance ${row.uuid} while it is in vm_state ${row.vm_state}`,
+      'compute.instance_invalid_state',
+    );
+  if (!taskStates.includes(row.task_state)) throw invalidState(action, instance);
 }
 
 /**
@@ -54,4 +86,179 @@ export async function requestDelete(
     ]);
   });
   await dispatch(deps.bus, { id: ids[0] as string, stage, host }, actor.requestId);
+}
+
+/**
+ * Asks the instance's host to stop, start, reboot, pause, unpause, suspend or resume it: the task
+ * state is set (only if the instance is still in a state the action may start from, so two
+ * racing requests cannot both pass) together with the action record and the host task.
+ * @throws ConflictError (409) for a locked instance, a state the action cannot start from, or
+ *   an instance that has no host.
+ */
+export async function requestGuestAction(
+  deps: ActionDeps,
+  instance: Instance,
+  actor: Actor,
+  name: GuestActionName,
+): Promise<void> {
+  const spec = GUEST_ACTIONS[name];
+  checkLock(instance, actor);
+  checkState(instance, spec.action, spec.from, spec.fromTask);
+  const { uuid, host } = instance.row;
+  if (host === null)
+    throw new ConflictError(`Instance ${uuid} is not ready`, 'compute.instance_not_ready');
+  const ids = await deps.instances.db.transaction().execute(async (trx) => {
+    const changed = await deps.instances.update(
+      uuid,
+      { task_state: spec.taskState },
+      { vmState: spec.from, taskState: spec.fromTask },
+      trx,
+    );
+    if (!changed) return undefined;
+    await deps.instances.startAction(trx, {
+      uuids: [uuid],
+      requestId: actor.requestId,
+      action: spec.action,
+      projectId: actor.projectId,
+      userId: actor.userId,
+    });
+    return deps.tasks.add(trx, [
+      {
+        instanceUuid: uuid,
+        kind: 'action',
+        stage: 'host',
+        host,
+        payload: { action: name },
+        requestId: actor.requestId,
+      },
+    ]);
+  });
+  if (ids === undefined) {
+    // Another request changed it first: refuse with the state it is in now.
+    const now = await deps.instances.row(uuid);
+    throw now === undefined ? invalidState(spec.action, instance) : invalidState(spec.action, now);
+  }
+  await dispatch(deps.bus, { id: ids[0] as string, stage: 'host', host }, actor.requestId);
+}
+
+/**
+ * Locks the instance against changes by non-admins; `locked_by` says whether its owner or an
+ * admin of another project did it (only an admin may undo an admin's lock).
+ */
+export async function lockInstance(
+  deps: ActionDeps,
+  instance: Instance,
+  actor: Actor,
+  reason: string | null,
+): Promise<void> {
+  const lockedBy = actor.projectId === instance.row.project_id ? 'owner' : 'admin';
+  await deps.instances.db.transaction().execute(async (trx) => {
+    await deps.instances.update(
+      instance.row.uuid,
+      { locked: 1, locked_by: lockedBy, locked_reason: reason },
+      {},
+      trx,
+    );
+    await startAndFinish(deps, trx, instance, actor, 'lock');
+  });
+}
+
+/** Whether the caller may lift the lock without the override policy (its own kind of lock). */
+export function ownsLock(instance: Instance, actor: Actor): boolean {
+  const lockedBy = actor.projectId === instance.row.project_id ? 'owner' : 'admin';
+  return instance.row.locked_by === null || instance.row.locked_by === lockedBy;
+}
+
+export async function unlockInstance(
+  deps: ActionDeps,
+  instance: Instance,
+  actor: Actor,
+): Promise<void> {
+  await deps.instances.db.transaction().execute(async (trx) => {
+    await deps.instances.update(
+      instance.row.uuid,
+      { locked: 0, locked_by: null, locked_reason: null },
+      {},
+      trx,
+    );
+    await startAndFinish(deps, trx, instance, actor, 'unlock');
+  });
+}
+
+/** An action the API completes itself: recorded as started and finished at once. */
+async function startAndFinish(
+  deps: ActionDeps,
+  trx: Parameters<Instances['startAction']>[0],
+  instance: Instance,
+  actor: Actor,
+  action: string,
+): Promise<void> {
+  await deps.instances.startAction(trx, {
+    uuids: [instance.row.uuid],
+    requestId: actor.requestId,
+    action,
+    projectId: actor.projectId,
+    userId: actor.userId,
+    finished: true,
+  });
+}
+
+/**
+ * An admin's repair (`os-resetState`): sets `vm_state` to `active` or `error` and clears the
+ * task state. Work still pending for the instance is dropped, so no worker undoes the repair.
+ */
+export async function resetState(
+  deps: ActionDeps,
+  instance: Instance,
+  actor: Actor,
+  state: 'active' | 'error',
+): Promise<void> {
+  await deps.instances.db.transaction().execute(async (trx) => {
+    await startAndFinish(deps, trx, instance, actor, 'resetState');
+    await deps.instances.update(instance.row.uuid, { vm_state: state, task_state: null }, {}, trx);
+    await deps.tasks.finishAllOf(trx, instance.row.uuid);
+  });
+}
+
+/** How long the API waits for a host to return a console log. */
+const CONSOLE_TIMEOUT_MS = 15_000;
+
+/**
+ * The guest's serial console output, asked of its host's agent; the last `length` lines when
+ * given.
+ * @throws ConflictError (409) when the instance has no host; NotFoundError (404) when the host
+ *   has no console for it; ServiceUnavailableError (503) when the host does not answer.
+ */
+export async function consoleOutput(
+  deps: ActionDeps,
+  instance: Instance,
+  length: number | undefined,
+): Promise<string> {
+  const { uuid, host } = instance.row;
+  if (host === null)
+    throw new ConflictError(`Instance ${uuid} is not ready`, 'compute.instance_not_ready');
+  let reply;
+  try {
+    reply = await deps.bus.call(
+      { topic: COMPUTE_TOPIC, server: host },
+      'get_console_output',
+      { instance_uuid: uuid, ...(length !== undefined ? { length } : {}) },
+      { timeoutMs: CONSOLE_TIMEOUT_MS },
+    );
+  } catch {
+    throw new ServiceUnavailableError(
+      `Compute host ${host} did not answer; try again later.`,
+      'compute.host_unavailable',
+    );
+  }
+  const output =
+    typeof reply === 'object' && reply !== null && !Array.isArray(reply)
+      ? reply['output']
+      : undefined;
+  if (typeof output !== 'string')
+    throw new NotFoundError(
+      'Guest does not have a console available.',
+      'compute.console_not_available',
+    );
+  return output;
 }

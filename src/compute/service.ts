@@ -23,6 +23,10 @@ import type { ImageClient } from '../image/client.ts';
 import type { NetworkClient } from '../network/client.ts';
 import type { PlacementClient } from '../placement/client.ts';
 import { ComputeAgent } from './agent/compute-agent.ts';
+import { instanceActionRoutes } from './api/instance-actions.ts';
+import { serverActionRoutes } from './api/server-actions.ts';
+import { serverMetadataRoutes } from './api/server-metadata.ts';
+import { serverTagRoutes } from './api/server-tags.ts';
 import { serverRoutes } from './api/servers.ts';
 import { serviceRoutes } from './api/services.ts';
 import { Conductor } from './conductor/conductor.ts';
@@ -237,6 +241,10 @@ export async function createComputeService(
         flavorRoutes(api, deps);
         keyPairRoutes(api, deps);
         serverRoutes(api, deps);
+        serverActionRoutes(api, deps);
+        serverMetadataRoutes(api, deps);
+        serverTagRoutes(api, deps);
+        instanceActionRoutes(api, deps);
         serviceRoutes(api, deps);
       });
     },

@@ -85,6 +85,8 @@ export type HarnessOptions = {
   defaultFlavors?: boolean;
   databaseUrl?: string;
   compute?: Record<string, unknown>;
+  /** The compute service's clock (tasks, heartbeats, timestamps); the real one by default. */
+  now?: () => Date;
 };
 
 type Opened = { database: DatabaseHandle<unknown>; service?: Service };
@@ -197,6 +199,7 @@ async function setUp(
       images: new HttpImageClient({ baseUrl: urls.get('image') ?? unused, token }),
     },
     drivers.map((driver, i) => ({ host: hosts?.[i]?.hostname ?? `host-${i}`, driver })),
+    options.now !== undefined ? { now: options.now } : {},
   );
   o.service = service;
   await service.app.ready();

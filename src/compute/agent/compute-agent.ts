@@ -13,9 +13,18 @@ import { toDbTimestamp } from '../../common/db/portable.ts';
 import type { Hosts } from '../hosts.ts';
 import type { Instance } from '../instance-model.ts';
 import { allocatePorts, releasePorts } from '../instance-network.ts';
-import { completeDelete, failBuild, type WorkerDeps } from '../lifecycle.ts';
+import { GUEST_ACTIONS, isGuestActionName } from '../guest-actions.ts';
+import { completeDelete, failAction, failBuild, type WorkerDeps } from '../lifecycle.ts';
 import { COMPUTE_TOPIC, dispatch, taskIdOf, type Task } from '../tasks.ts';
-import { GuestBuildError, POWER_STATE, type GuestSpec, type VirtDriver } from '../virt/driver.ts';
+import {
+  GuestBuildError,
+  GuestNotFoundError,
+  hasConsole,
+  POWER_STATE,
+  type GuestSpec,
+  type VirtDriver,
+} from '../virt/driver.ts';
+import { runGuestAction } from './guest-action-runner.ts';
 
 export type AllocationRatios = { cpu: number; ram: number; disk: number };
 
@@ -39,6 +48,7 @@ export class ComputeAgent {
   readonly #log: Logger;
   readonly #busy = new Map<string, Promise<void>>();
   #serviceId: number | undefined;
+  #hypervisorType = 'virt';
   #subscription: Subscription | undefined;
   #timers: NodeJS.Timeout[] = [];
   #stopped = false;
@@ -62,6 +72,7 @@ export class ComputeAgent {
     const service = await hosts.register(host, 'nova-compute', COMPUTE_TOPIC);
     this.#serviceId = service.id;
     const resources = await driver.hostResources();
+    this.#hypervisorType = resources.hypervisorType;
     const uuid = await hosts.upsertNode(host, resources);
     await placement.ensureProvider(uuid, resources.hypervisorHostname);
     const { ratios } = this.#o;
@@ -80,7 +91,10 @@ export class ComputeAgent {
     });
     this.#subscription = await this.#o.bus.serve(
       { topic: COMPUTE_TOPIC, server: host },
-      { run_task: (args) => this.runTask(taskIdOf(args)) },
+      {
+        run_task: (args) => this.runTask(taskIdOf(args)),
+        get_console_output: (args) => this.consoleOutput(args),
+      },
     );
     this.#every(this.#o.reportIntervalMs, () => this.#heartbeat());
     this.#every(this.#o.reconcileIntervalMs, () => this.reconcile());
@@ -117,7 +131,27 @@ export class ComputeAgent {
       if (instance === undefined) return;
       if (task.kind === 'build') await this.#build(task, instance);
       else if (task.kind === 'delete') await this.#delete(task, instance);
+      else await this.#act(task, instance);
     });
+  }
+
+  /**
+   * The console log of a guest of this host: `{output}`, or `{}` when there is none (no such
+   * guest here, or a driver without a console).
+   */
+  async consoleOutput(args: Record<string, unknown>): Promise<{ output?: string }> {
+    const uuid = args['instance_uuid'];
+    const length = args['length'];
+    const { driver } = this.#o;
+    if (typeof uuid !== 'string' || !hasConsole(driver)) return {};
+    try {
+      return {
+        output: await driver.consoleOutput(uuid, typeof length === 'number' ? length : undefined),
+      };
+    } catch (err) {
+      if (err instanceof GuestNotFoundError) return {};
+      throw err;
+    }
   }
 
   async #serialised(uuid: string, fn: () => Promise<void>): Promise<void> {
@@ -239,6 +273,61 @@ export class ComputeAgent {
     this.#log.warn({ instance: instance.row.uuid, why }, 'build failed here; rescheduling');
     if (handed)
       await dispatch(this.#o.bus, { id: task.id, stage: 'conductor', host: null }, task.requestId);
+  }
+
+  /**
+   * A guest action (stop, start, reboot, …): done only while the instance still holds the
+   * action's task state, so a repeated or overtaken message does nothing. A driver failure
+   * leaves the instance in its state with a fault, and clears the task state.
+   */
+  async #act(task: Task, instance: Instance): Promise<void> {
+    const { instances, tasks, driver } = this.#o;
+    const name = task.payload['action'];
+    const uuid = instance.row.uuid;
+    if (
+      !isGuestActionName(name) ||
+      instance.row.deleted === 1 ||
+      instance.row.task_state !== GUEST_ACTIONS[name].taskState
+    ) {
+      await instances.db.transaction().execute((trx) => tasks.finish(trx, task.id));
+      return;
+    }
+    const spec = GUEST_ACTIONS[name];
+    const start = instances.now();
+    this.#o.notify(this.#publisher, `${spec.notify}.start`, instance.row);
+    try {
+      await runGuestAction(driver, this.#hypervisorType, uuid, name);
+    } catch (err) {
+      this.#log.warn({ err, instance: uuid, action: name }, 'guest action failed');
+      await failAction(this.#o, instance, task, {
+        event: spec.event,
+        host: this.#o.host,
+        taskState: spec.taskState,
+        message: err instanceof Error ? err.message : String(err),
+        publisher: this.#publisher,
+        notify: spec.notify,
+      });
+      return;
+    }
+    const power = (await driver.getInfo(uuid))?.powerState ?? POWER_STATE.NOSTATE;
+    await instances.db.transaction().execute(async (trx) => {
+      const changed = await instances.update(
+        uuid,
+        { vm_state: spec.to, task_state: null, power_state: power },
+        { taskState: [spec.taskState] },
+        trx,
+      );
+      await tasks.finish(trx, task.id);
+      if (changed)
+        await instances.recordEvent(trx, uuid, task.requestId, {
+          event: spec.event,
+          host: this.#o.host,
+          result: 'Success',
+          start,
+        });
+    });
+    const after = await instances.row(uuid);
+    if (after !== undefined) this.#o.notify(this.#publisher, `${spec.notify}.end`, after.row);
   }
 
   async #delete(task: Task, instance: Instance): Promise<void> {

@@ -62,6 +62,14 @@ export function unwrap(body: unknown, key: string): Body {
   return inner as Body;
 }
 
+/** A value as Python's `repr` prints it in jsonschema's messages ('text', 1, None, True). */
+export function repr(value: unknown): string {
+  if (typeof value === 'string') return `'${value}'`;
+  if (value === null || value === undefined) return 'None';
+  if (typeof value === 'boolean') return value ? 'True' : 'False';
+  return JSON.stringify(value);
+}
+
 /** Nova's JSON-schema wording for a field that fails its check. */
 export function invalidField(field: string, value: unknown, why: string): BadRequestError {
   return new BadRequestError(

@@ -6,6 +6,7 @@ import type { FastifyRequest } from 'fastify';
 import { BadRequestError } from '../../common/errors.ts';
 import type { BootNetworks, BootRequest } from '../boot.ts';
 import { atLeast, invalidField, onlyKeys, unwrap, type Body } from './context.ts';
+import { parseMetadata } from './server-metadata.schema.ts';
 
 const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 /** Nova's name rule for create: printable, no leading or trailing whitespace. */
@@ -122,27 +123,6 @@ function networksOf(request: FastifyRequest, body: Body): BootNetworks | undefin
       ...(tag !== undefined ? { tag } : {}),
     };
   });
-}
-
-function stringMap(body: Body, key: string): Record<string, string> {
-  const v = body[key];
-  if (v === undefined) return {};
-  if (typeof v !== 'object' || v === null || Array.isArray(v))
-    throw invalidField(key, v, `${JSON.stringify(v)} is not of type 'object'`);
-  const out: Record<string, string> = {};
-  for (const [k, value] of Object.entries(v as Body)) {
-    if (k.length < 1 || k.length > 255)
-      throw invalidField(
-        key,
-        v,
-        `'${k}' does not match any of the regexes: '^[a-zA-Z0-9-_:. ]{1,255}$'`,
-      );
-    if (typeof value !== 'string')
-      throw invalidField(key, v, `${JSON.stringify(value)} is not of type 'string'`);
-    if (value.length > 255) throw invalidField(key, v, `'${value}' is too long`);
-    out[k] = value;
-  }
-  return out;
 }
 
 function hints(root: Body): BootRequest['hints'] {
@@ -298,7 +278,7 @@ export function parseBoot(
     networks: networksOf(request, body),
     keyName: str(body, 'key_name', { min: 1, max: 255 }),
     userData,
-    metadata: stringMap(body, 'metadata'),
+    metadata: body['metadata'] === undefined ? {} : parseMetadata('metadata', body['metadata']),
     securityGroups,
     availabilityZone: str(body, 'availability_zone', { min: 1, max: 255 }),
     configDrive: bool(body, 'config_drive') ?? false,

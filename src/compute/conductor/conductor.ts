@@ -2,13 +2,20 @@
  * The conductor: works the tasks at the conductor stage (scheduling a build, deleting an instance
  * whose host is gone) and, by its sweep, keeps every task moving: a task whose lease or grace
  * period ran out is sent to its worker again, and a host task whose host is down is taken back
- * (a build goes to another host, a delete completes here).
+ * (a build goes to another host, a delete completes here, an action fails with a fault).
  */
 import type { Logger } from '../../common/logging.ts';
 import type { MessageBus, Subscription } from '../../common/messaging/bus.ts';
 import type { Hosts } from '../hosts.ts';
 import type { Instance } from '../instance-model.ts';
-import { completeDelete, failBuild, releasePortsAndClaims, type WorkerDeps } from '../lifecycle.ts';
+import { GUEST_ACTIONS, isGuestActionName } from '../guest-actions.ts';
+import {
+  completeDelete,
+  failAction,
+  failBuild,
+  releasePortsAndClaims,
+  type WorkerDeps,
+} from '../lifecycle.ts';
 import { NoValidHostError, type Scheduler } from '../scheduler/scheduler.ts';
 import { CONDUCTOR_TOPIC, dispatch, taskIdOf, type Task } from '../tasks.ts';
 
@@ -179,6 +186,21 @@ export class Conductor {
     );
     if (task.kind === 'delete') {
       await completeDelete(this.#o, instance, claimed, PUBLISHER);
+      return;
+    }
+    if (task.kind === 'action') {
+      // Nothing of the guest can change while its host is down: the request fails visibly
+      // instead of leaving the instance in its task state.
+      const name = claimed.payload['action'];
+      const spec = isGuestActionName(name) ? GUEST_ACTIONS[name] : undefined;
+      await failAction(this.#o, instance, claimed, {
+        event: spec?.event ?? 'compute_action',
+        host: task.host,
+        taskState: spec?.taskState ?? (instance.row.task_state as string),
+        message: `Compute host ${task.host ?? '(none)'} is down; the action was not done.`,
+        publisher: PUBLISHER,
+        notify: spec?.notify ?? 'action',
+      });
       return;
     }
     await releasePortsAndClaims(this.#o, instance, task.requestId);

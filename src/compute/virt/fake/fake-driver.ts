@@ -25,6 +25,8 @@ export type FakeDriverOptions = {
   spawnDelayMs?: number;
   /** Decides whether a spawn fails: a message to fail with, or undefined to succeed. */
   failSpawn?: (spec: GuestSpec) => string | undefined;
+  /** Decides whether an action on a guest fails (`pause`, `power_off`, …): a message, or undefined. */
+  failAction?: (call: string, uuid: string) => string | undefined;
 };
 
 type FakeGuest = { spec: GuestSpec; powerState: PowerState; console: string[] };
@@ -132,6 +134,8 @@ export class FakeDriver implements PausingDriver, SuspendingDriver, ConsoleDrive
 
   #set(uuid: string, call: string, state: PowerState): void {
     this.calls.push(`${call} ${uuid}`);
+    const failure = this.#options.failAction?.(call, uuid);
+    if (failure !== undefined) throw new Error(failure);
     const guest = this.#guest(uuid);
     guest.powerState = state;
     guest.console.push(`${call}: power state ${state}`);

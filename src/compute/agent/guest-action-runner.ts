@@ -1,0 +1,42 @@
+/**
+ * Runs one guest action (`GUEST_ACTIONS`) through the host's virt driver. A driver without the
+ * capability an action needs (pause, suspend) refuses it with a message the fault carries.
+ */
+import type { GuestActionName } from '../guest-actions.ts';
+import { canPause, canSuspend, type VirtDriver } from '../virt/driver.ts';
+
+/** How long a stop waits for the guest to shut down by itself (Nova's `shutdown_timeout`). */
+const SHUTDOWN_TIMEOUT_MS = 60_000;
+
+export class UnsupportedActionError extends Error {
+  constructor(action: string, driver: string) {
+    super(`The ${driver} driver cannot ${action} a guest.`);
+    this.name = 'UnsupportedActionError';
+  }
+}
+
+export async function runGuestAction(
+  driver: VirtDriver,
+  driverName: string,
+  uuid: string,
+  name: GuestActionName,
+): Promise<void> {
+  switch (name) {
+    case 'stop':
+      return driver.powerOff(uuid, SHUTDOWN_TIMEOUT_MS);
+    case 'start':
+      return driver.powerOn(uuid);
+    case 'reboot_soft':
+      return driver.reboot(uuid, false);
+    case 'reboot_hard':
+      return driver.reboot(uuid, true);
+    case 'pause':
+    case 'unpause':
+      if (!canPause(driver)) throw new UnsupportedActionError(name, driverName);
+      return name === 'pause' ? driver.pause(uuid) : driver.unpause(uuid);
+    case 'suspend':
+    case 'resume':
+      if (!canSuspend(driver)) throw new UnsupportedActionError(name, driverName);
+      return name === 'suspend' ? driver.suspend(uuid) : driver.resume(uuid);
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * Server actions through the real `openstack` CLI against `tstack up`: stop/start, reboot (soft
+ * and hard), pause/unpause, suspend/resume, lock/unlock, the console log, properties and tags,
+ * the event log, `server set --state` and `server delete --force`.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startCloud, type CliEnv, type Cloud, type Row } from './harness.ts';
+
+describe('openstack CLI: server actions', { timeout: 240_000 }, () => {
+  let cloud: Cloud;
+  let member: CliEnv;
+  before(async () => {
+    cloud = await startCloud();
+    await cloud.ok(['project', 'create', 'act-other']);
+    await cloud.ok(['user', 'create', '--password', 'act-pw', 'act-user']);
+    await cloud.ok(['role', 'add', '--user', 'act-user', '--project', 'act-other', 'member']);
+    member = cloud.userEnv({ username: 'act-user', password: 'act-pw', project: 'act-other' });
+  });
+  after(async () => {
+    await cloud?.stop();
+  });
+
+  async function showUntil(name: string, done: (s: Row) => boolean): Promise<Row> {
+    for (let i = 0; i < 200; i++) {
+      const shown = await cloud.json(['server', 'show', name]);
+      if (done(shown)) return shown;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error(`server ${name} never got there`);
+  }
+
+  const settled = (s: Row) => s['OS-EXT-STS:task_state'] === null && s['status'] !== 'BUILD';
+
+  it('stop, start, reboot, pause, suspend and their states; the event log', async () => {
+    await cloud.ok([
+      'server',
+      'create',
+      '--image',
+      'tstack-test',
+      '--flavor',
+      'm1.tiny',
+      '--network',
+      'private',
+      'act-1',
+    ]);
+    assert.equal((await showUntil('act-1', settled))['status'], 'ACTIVE');
+    const steps: [string[], string, number][] = [
+      [['server', 'stop', 'act-1'], 'SHUTOFF', 4],
+      [['server', 'start', 'act-1'], 'ACTIVE', 1],
+      [['server', 'reboot', 'act-1'], 'ACTIVE', 1],
+      [['server', 'reboot', '--hard', 'act-1'], 'ACTIVE', 1],
+      [['server', 'pause', 'act-1'], 'PAUSED', 3],
+      [['server', 'unpause', 'act-1'], 'ACTIVE', 1],
+      [['server', 'suspend', 'act-1'], 'SUSPENDED', 7],
+      [['server', 'resume', 'act-1'], 'ACTIVE', 1],
+    ];
+    for (const [args, status, power] of steps) {
+      await cloud.ok(args);
+      const shown = await showUntil('act-1', settled);
+      assert.equal(shown['status'], status, args.join(' '));
+      assert.equal(shown['OS-EXT-STS:power_state'], power, args.join(' '));
+    }
+    // A second start of a running server is refused with Nova's conflict.
+    assert.match(
+      await cloud.fails(['server', 'start', 'act-1']),
+      /Cannot 'start' instance [0-9a-f-]+ while it is in vm_state active \(HTTP 409\)/,
+    );
+    const events = await cloud.json<Row[]>(['server', 'event', 'list', 'act-1']);
+    assert.deepEqual(
+      events.map((e) => e['Action']),
+      ['resume', 'suspend', 'unpause', 'pause', 'reboot', 'reboot', 'start', 'stop', 'create'],
+    );
+    const stop = events.find((e) => e['Action'] === 'stop');
+    const shown = await cloud.json([
+      'server',
+      'event',
+      'show',
+      'act-1',
+      String(stop?.['Request ID']),
+    ]);
+    assert.equal(shown['action'], 'stop');
+    assert.match(JSON.stringify(shown['events']), /compute_stop_instance/);
+    // Another project can neither act on it nor read its log.
+    await cloud.fails(['server', 'stop', 'act-1'], { env: member });
+    await cloud.fails(['server', 'event', 'list', 'act-1'], { env: member });
+  });
+
+  it('lock, console log, properties and tags, set --state, delete --force', async () => {
+    await cloud.ok([
+      'server',
+      'create',
+      '--image',
+      'tstack-test',
+      '--flavor',
+      'm1.tiny',
+      '--network',
+      'private',
+      'act-2',
+    ]);
+    await showUntil('act-2', settled);
+    await cloud.ok([
+      '--os-compute-api-version',
+      '2.73',
+      'server',
+      'lock',
+      '--reason',
+      'audit',
+      'act-2',
+    ]);
+    const locked = await cloud.json([
+      '--os-compute-api-version',
+      '2.73',
+      'server',
+      'show',
+      'act-2',
+    ]);
+    assert.equal(locked['locked'], true);
+    assert.equal(locked['locked_reason'], 'audit');
+    await cloud.ok(['server', 'unlock', 'act-2']);
+
+    const log = await cloud.ok(['console', 'log', 'show', 'act-2']);
+    assert.match(log, /fake guest act-2 booted with 1 interface/);
+
+    await cloud.ok(['server', 'set', '--property', 'tier=db', '--property', 'zone=a', 'act-2']);
+    await cloud.ok(['server', 'unset', '--property', 'zone', 'act-2']);
+    await cloud.ok(['--os-compute-api-version', '2.26', 'server', 'set', '--tag', 'blue', 'act-2']);
+    const tagged = await cloud.json([
+      '--os-compute-api-version',
+      '2.26',
+      'server',
+      'show',
+      'act-2',
+    ]);
+    assert.deepEqual(tagged['properties'], { tier: 'db' });
+    assert.deepEqual(tagged['tags'], ['blue']);
+
+    await cloud.ok(['server', 'set', '--state', 'error', 'act-2']);
+    assert.equal((await cloud.json(['server', 'show', 'act-2']))['status'], 'ERROR');
+    await cloud.ok(['server', 'reboot', '--hard', 'act-2']);
+    assert.equal((await showUntil('act-2', settled))['status'], 'ACTIVE');
+
+    await cloud.ok(['server', 'delete', '--force', '--wait', 'act-2']);
+    assert.ok(!(await cloud.json<Row[]>(['server', 'list'])).some((r) => r['Name'] === 'act-2'));
+  });
+});
