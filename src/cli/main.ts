@@ -78,8 +78,15 @@ export function buildProgram(): Command {
 
   withCommonFlags(program.command('up'))
     .description('run the all-in-one cloud: every enabled service in this process')
-    .action(async (flags: CommonFlags) => {
+    .option('--fake-hosts <n>', 'fake hypervisors to run (compute.fake_hosts, default 1)')
+    .action(async (flags: CommonFlags & { fakeHosts?: string }) => {
       const config = configFrom(flags);
+      if (flags.fakeHosts !== undefined) {
+        const n = Number(flags.fakeHosts);
+        if (!Number.isInteger(n) || n < 0 || n > 10_000)
+          throw new StartupError('--fake-hosts must be an integer from 0 to 10000');
+        config.compute.fake_hosts = n;
+      }
       const logFile = config.log.file ?? join(config.data_dir, 'logs', 'tstack.log');
       const logger = createLogger({ level: config.log.level, destination: logFile });
       const say = (line: string): void => void process.stdout.write(`${line}\n`);

@@ -13,6 +13,8 @@ import type { NetworkClient, NetworkSummary } from '../network/client.ts';
 import type { Flavors, Viewer } from './flavors.ts';
 import type { FlavorSnapshot, RequestSpec, RequestedNetwork } from './instance-model.ts';
 import type { Instances } from './instances.ts';
+import type { Quotas } from './quotas.ts';
+import { groupNotFound, type ServerGroup, type ServerGroups } from './server-groups.ts';
 import type { KeyPairs } from './keypairs.ts';
 import type { Tasks } from './tasks.ts';
 
@@ -58,9 +60,6 @@ export type BootResult = {
   adminPass: string;
 };
 
-/** A project's limits (-1: unlimited); from `compute.quotas` until quota sets can change them. */
-export type ComputeQuotas = { instances: number; cores: number; ram: number };
-
 export type BootDeps = {
   flavors: Flavors;
   keyPairs: KeyPairs;
@@ -68,7 +67,8 @@ export type BootDeps = {
   tasks: Tasks;
   images: ImageClient;
   network: NetworkClient;
-  quotas: (projectId: string) => Promise<ComputeQuotas>;
+  quotas: Quotas;
+  groups: ServerGroups;
   defaultAvailabilityZone: string;
 };
 
@@ -249,6 +249,7 @@ export async function bootServers(
   if (req.availabilityZone !== undefined && req.availabilityZone !== deps.defaultAvailabilityZone)
     throw bad(`The requested availability zone is not available`);
   const count = await allowedCount(deps, booter.projectId, flavor, req);
+  const group = await groupFor(deps, booter, req, count);
   const reservationId = `r-${randomBytes(4).toString('hex')}`;
   const adminPass = req.adminPass ?? generatePassword();
   const requestSpec: RequestSpec = {
@@ -322,6 +323,7 @@ export async function bootServers(
     if (meta.length > 0) await trx.insertInto('instance_metadata').values(meta).execute();
     const tags = uuids.flatMap((uuid) => req.tags.map((tag) => ({ instance_uuid: uuid, tag })));
     if (tags.length > 0) await trx.insertInto('instance_tags').values(tags).execute();
+    if (group !== undefined) await deps.groups.addMembers(trx, group.id, uuids);
     await deps.instances.startAction(trx, {
       uuids,
       requestId: booter.requestId,
@@ -342,22 +344,29 @@ export async function bootServers(
   return { uuids, taskIds, reservationId, adminPass };
 }
 
-/** What the project has in use: live instances, their vCPUs and memory. */
-export async function usageOf(
-  instances: Instances,
-  projectId: string,
-): Promise<{ instances: number; cores: number; ram: number }> {
-  const row = await instances.db
-    .selectFrom('instances')
-    .select((eb) => [
-      eb.fn.countAll<number>().as('n'),
-      eb.fn.sum<number>('vcpus').as('cores'),
-      eb.fn.sum<number>('memory_mb').as('ram'),
-    ])
-    .where('project_id', '=', projectId)
-    .where('deleted', '=', 0)
-    .executeTakeFirstOrThrow();
-  return { instances: Number(row.n), cores: Number(row.cores ?? 0), ram: Number(row.ram ?? 0) };
+/**
+ * The server group a boot joins (`group` hint): the project's own (any for an admin), with
+ * room for `count` more members.
+ * @throws BadRequestError (400) for an unknown group; ForbiddenError (403) when it is full.
+ */
+async function groupFor(
+  deps: BootDeps,
+  booter: Booter,
+  req: BootRequest,
+  count: number,
+): Promise<ServerGroup | undefined> {
+  const uuid = req.hints.group;
+  if (uuid === undefined) return undefined;
+  const group = await deps.groups.get(uuid).catch((err: unknown) => {
+    if (err instanceof NotFoundError) throw bad(err.message);
+    throw err;
+  });
+  if (group.projectId !== booter.projectId && !booter.isAdmin)
+    throw bad(groupNotFound(uuid).message);
+  const limit = (await deps.quotas.limitsOf(group.projectId)).server_group_members;
+  if (limit >= 0 && group.members.length + count > limit)
+    throw new ForbiddenError('Quota exceeded, too many servers in group', 'compute.quota_exceeded');
+  return group;
 }
 
 /**
@@ -371,9 +380,15 @@ async function allowedCount(
   req: BootRequest,
 ): Promise<number> {
   const [limits, used] = await Promise.all([
-    deps.quotas(projectId),
-    usageOf(deps.instances, projectId),
+    deps.quotas.limitsOf(projectId),
+    deps.quotas.usageOf(projectId),
   ]);
+  const items = Object.keys(req.metadata).length;
+  if (limits.metadata_items >= 0 && items > limits.metadata_items)
+    throw new ForbiddenError(
+      `Maximum number of metadata items exceeds ${limits.metadata_items}`,
+      'compute.quota_exceeded',
+    );
   const per = { instances: 1, cores: flavor.vcpus, ram: flavor.memory_mb };
   const fits = (n: number) =>
     (['instances', 'cores', 'ram'] as const).filter(

@@ -10,8 +10,6 @@ import { checkLock, checkState, type Actor } from './server-actions.ts';
 
 const SETTLED = ['active', 'paused', 'suspended', 'stopped'] as const;
 
-/** Nova's `quota.metadata_items`: how many metadata items one server may hold. */
-export const METADATA_ITEMS_LIMIT = 128;
 /** Nova's `MAX_TAG_COUNT` and tag length. */
 export const MAX_TAGS = 50;
 export const MAX_TAG_LENGTH = 60;
@@ -32,7 +30,7 @@ export async function metadataOf(
 /**
  * Sets `items` (all of the metadata when `replace`, else merged into it); returns the result.
  * @throws ConflictError (409) for a locked instance or one that is not settled;
- *   ForbiddenError (403) beyond `METADATA_ITEMS_LIMIT` items.
+ *   ForbiddenError (403) beyond `limit` items.
  */
 export async function setMetadata(
   instances: Instances,
@@ -40,6 +38,8 @@ export async function setMetadata(
   actor: Actor,
   items: Readonly<Record<string, string>>,
   replace: boolean,
+  /** The project's `metadata_items` quota (-1: unlimited). */
+  limit: number,
 ): Promise<Record<string, string>> {
   checkLock(instance, actor);
   checkState(instance, 'update metadata', SETTLED);
@@ -47,10 +47,9 @@ export async function setMetadata(
   return instances.db.transaction().execute(async (trx) => {
     const current = replace ? {} : await metadataOf(instances, uuid, trx);
     const next = { ...current, ...items };
-    const count = Object.keys(next).length;
-    if (count > METADATA_ITEMS_LIMIT)
+    if (limit >= 0 && Object.keys(next).length > limit)
       throw new ForbiddenError(
-        `Quota exceeded for metadata_items: Requested ${count}, but already used 0 of ${METADATA_ITEMS_LIMIT} metadata_items`,
+        `Maximum number of metadata items exceeds ${limit}`,
         'compute.over_quota',
       );
     const keys = Object.keys(items);

@@ -11,6 +11,7 @@ import type { Instance } from './instance-model.ts';
 import { releasePorts } from './instance-network.ts';
 import type { Instances } from './instances.ts';
 import type { InstanceNotifier } from './notifier.ts';
+import type { ServerGroups } from './server-groups.ts';
 import type { Task, Tasks } from './tasks.ts';
 
 export type WorkerDeps = {
@@ -19,6 +20,7 @@ export type WorkerDeps = {
   placement: PlacementClient;
   network: NetworkClient;
   notify: InstanceNotifier;
+  groups: ServerGroups;
   logger: Logger;
 };
 

@@ -25,6 +25,8 @@ import type { PlacementClient } from '../placement/client.ts';
 import { ComputeAgent } from './agent/compute-agent.ts';
 import { instanceActionRoutes } from './api/instance-actions.ts';
 import { serverActionRoutes } from './api/server-actions.ts';
+import { quotaRoutes } from './api/quota-sets.ts';
+import { serverGroupRoutes } from './api/server-groups.ts';
 import { serverMetadataRoutes } from './api/server-metadata.ts';
 import { serverTagRoutes } from './api/server-tags.ts';
 import { serverRoutes } from './api/servers.ts';
@@ -33,7 +35,9 @@ import { Conductor } from './conductor/conductor.ts';
 import { Hosts } from './hosts.ts';
 import { Instances } from './instances.ts';
 import { instanceNotifier } from './notifier.ts';
+import { Quotas } from './quotas.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
+import { ServerGroups } from './server-groups.ts';
 import { Tasks } from './tasks.ts';
 import type { VirtDriver } from './virt/driver.ts';
 import type { Logger } from '../common/logging.ts';
@@ -127,6 +131,7 @@ export async function createComputeService(
   const tasks = new Tasks(db, { leaseMs: config.task_lease * 1000, now });
   const hosts = new Hosts(db, { serviceDownTimeMs: config.service_down_time * 1000, now });
   const notify = instanceNotifier(ctx.bus, ctx.logger);
+  const groups = new ServerGroups(instances);
   const deps: ApiDeps = {
     flavors: new Flavors(db),
     keyPairs: new KeyPairs(db),
@@ -136,7 +141,8 @@ export async function createComputeService(
     images: neighbours.images,
     network: neighbours.network,
     bus: ctx.bus,
-    quotas: async () => config.quotas,
+    quotas: new Quotas(instances, config.quotas),
+    groups,
     defaultAvailabilityZone: config.default_availability_zone,
     policy: new PolicyEnforcer(COMPUTE_POLICY, { enforceScope: false }),
   };
@@ -147,6 +153,7 @@ export async function createComputeService(
     placement: neighbours.placement,
     network: neighbours.network,
     notify,
+    groups,
     logger: ctx.logger,
   };
   const conductor = config.conductor
@@ -245,6 +252,8 @@ export async function createComputeService(
         serverMetadataRoutes(api, deps);
         serverTagRoutes(api, deps);
         instanceActionRoutes(api, deps);
+        serverGroupRoutes(api, deps);
+        quotaRoutes(api, deps);
         serviceRoutes(api, deps);
       });
     },

@@ -88,6 +88,8 @@ export type Cloud = {
 export type StartOptions = {
   /** Check that the `openstack` CLI is installed (default true). */
   cli?: boolean;
+  /** More arguments for `tstack up` (e.g. `--fake-hosts 3`). */
+  upArgs?: readonly string[];
 };
 
 /** Fails with the install command when the `openstack` CLI is missing. */
@@ -113,7 +115,7 @@ export async function startCloud(options: StartOptions = {}): Promise<Cloud> {
   for (const n of SERVICE_NAMES)
     env[`TSTACK_SERVICES__${n.toUpperCase()}__PORT`] = String(ports[n]);
 
-  const up = runTstack(['up', '--data-dir', dataDir], env);
+  const up = runTstack(['up', '--data-dir', dataDir, ...(options.upArgs ?? [])], env);
   const stop = () => stopCloud(up, dataDir);
   try {
     await up.waitFor(/ready\./, READY_TIMEOUT_MS);

@@ -15,6 +15,7 @@ import type { Instance } from '../instance-model.ts';
 import { allocatePorts, releasePorts } from '../instance-network.ts';
 import { GUEST_ACTIONS, isGuestActionName } from '../guest-actions.ts';
 import { completeDelete, failAction, failBuild, type WorkerDeps } from '../lifecycle.ts';
+import { groupViolation } from '../server-groups.ts';
 import { COMPUTE_TOPIC, dispatch, taskIdOf, type Task } from '../tasks.ts';
 import {
   GuestBuildError,
@@ -199,6 +200,16 @@ export class ComputeAgent {
       { task_state: 'spawning', networkInfo: vifs },
       { vmState: ['building'] },
     );
+    // Nova's late check: another scheduler may have placed a member of the group here meanwhile.
+    const group =
+      instance.requestSpec.hints.group === undefined
+        ? undefined
+        : await this.#o.groups.placementOf(uuid);
+    const violation = group === undefined ? undefined : groupViolation(group, this.#o.host);
+    if (violation !== undefined) {
+      await this.#reschedule(task, instance, violation);
+      return;
+    }
     try {
       await driver.spawn(this.#guestSpec(instance, vifs));
     } catch (err) {

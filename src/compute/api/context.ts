@@ -5,11 +5,12 @@ import type { PolicyEnforcer, PolicyTarget } from '../../common/policy/enforcer.
 import type { MessageBus } from '../../common/messaging/bus.ts';
 import type { ImageClient } from '../../image/client.ts';
 import type { NetworkClient } from '../../network/client.ts';
-import type { ComputeQuotas } from '../boot.ts';
 import type { Flavors, Viewer } from '../flavors.ts';
 import type { Hosts } from '../hosts.ts';
 import type { Instances } from '../instances.ts';
 import type { KeyPairs } from '../keypairs.ts';
+import type { Quotas } from '../quotas.ts';
+import type { ServerGroups } from '../server-groups.ts';
 import type { Tasks } from '../tasks.ts';
 
 export type ApiDeps = {
@@ -21,7 +22,8 @@ export type ApiDeps = {
   images: ImageClient;
   network: NetworkClient;
   bus: MessageBus;
-  quotas: (projectId: string) => Promise<ComputeQuotas>;
+  quotas: Quotas;
+  groups: ServerGroups;
   defaultAvailabilityZone: string;
   policy: PolicyEnforcer;
 };

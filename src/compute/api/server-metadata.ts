@@ -39,6 +39,10 @@ async function serverFor(
   };
 }
 
+async function itemLimit(deps: ApiDeps, instance: Instance): Promise<number> {
+  return (await deps.quotas.limitsOf(instance.row.project_id)).metadata_items;
+}
+
 export function serverMetadataRoutes(app: App, deps: ApiDeps): void {
   const { instances } = deps;
 
@@ -51,13 +55,31 @@ export function serverMetadataRoutes(app: App, deps: ApiDeps): void {
   app.post<{ Params: Params }>('/servers/:id/metadata', async (request) => {
     const items = parseMetadata('metadata', bodyOf(request.body, 'metadata'));
     const { instance, actor } = await serverFor(request, deps, 'create');
-    return { metadata: await setMetadata(instances, instance, actor, items, false) };
+    return {
+      metadata: await setMetadata(
+        instances,
+        instance,
+        actor,
+        items,
+        false,
+        await itemLimit(deps, instance),
+      ),
+    };
   });
 
   app.put<{ Params: Params }>('/servers/:id/metadata', async (request) => {
     const items = parseMetadata('metadata', bodyOf(request.body, 'metadata'));
     const { instance, actor } = await serverFor(request, deps, 'update_all');
-    return { metadata: await setMetadata(instances, instance, actor, items, true) };
+    return {
+      metadata: await setMetadata(
+        instances,
+        instance,
+        actor,
+        items,
+        true,
+        await itemLimit(deps, instance),
+      ),
+    };
   });
 
   app.get<{ Params: Params }>('/servers/:id/metadata/:key', async (request) => {
@@ -80,7 +102,7 @@ export function serverMetadataRoutes(app: App, deps: ApiDeps): void {
     const { instance, actor } = await serverFor(request, deps, 'update');
     if (!Object.hasOwn(meta, request.params.key))
       throw new BadRequestError('Request body and URI mismatch', 'compute.bad_request');
-    await setMetadata(instances, instance, actor, meta, false);
+    await setMetadata(instances, instance, actor, meta, false, await itemLimit(deps, instance));
     return { meta };
   });
 

@@ -316,7 +316,11 @@ export function serverRoutes(app: App, deps: ApiDeps): void {
     });
     const [detail] = await instances.details([instance]);
     return {
-      server: serverDetail(request, detail as never, { isAdmin: viewer.isAdmin, single: true }),
+      server: serverDetail(request, detail as never, {
+        isAdmin: viewer.isAdmin,
+        single: true,
+        serverGroups: (await deps.groups.groupsOf([instance.row.uuid])).get(instance.row.uuid),
+      }),
     };
   });
 
@@ -386,7 +390,11 @@ export function serverRoutes(app: App, deps: ApiDeps): void {
       );
     const [detail] = await instances.details([await instances.get(viewer, instance.row.uuid)]);
     return {
-      server: serverDetail(request, detail as never, { isAdmin: viewer.isAdmin, single: true }),
+      server: serverDetail(request, detail as never, {
+        isAdmin: viewer.isAdmin,
+        single: true,
+        serverGroups: (await deps.groups.groupsOf([instance.row.uuid])).get(instance.row.uuid),
+      }),
     };
   });
 

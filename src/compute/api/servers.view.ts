@@ -78,6 +78,8 @@ export type ViewOptions = {
   isAdmin: boolean;
   /** GET /servers/{id} (and update) show `server_groups` from 2.71; the list does not. */
   single?: boolean;
+  /** The uuids of the server's groups, for `single` views. */
+  serverGroups?: readonly string[];
 };
 
 const PROGRESS_STATUSES = new Set([
@@ -150,7 +152,8 @@ export function serverDetail(
   if (atLeast(request, 19)) out['description'] = r.display_description;
   if (atLeast(request, 26)) out['tags'] = i.tags;
   if (atLeast(request, 63)) out['trusted_image_certificates'] = null;
-  if (atLeast(request, 71) && options.single === true) out['server_groups'] = [];
+  if (atLeast(request, 71) && options.single === true)
+    out['server_groups'] = [...(options.serverGroups ?? [])];
   if (atLeast(request, 73)) out['locked_reason'] = r.locked_reason;
   if (atLeast(request, 90) && !options.isAdmin) out['OS-EXT-SRV-ATTR:hostname'] = r.hostname;
   if (i.fault !== undefined && (status === 'ERROR' || status === 'DELETED')) {

@@ -37,6 +37,7 @@ export class Conductor {
   #subscription: Subscription | undefined;
   #timer: NodeJS.Timeout | undefined;
   #sweeping: Promise<void> | undefined;
+  readonly #groupTurns = new Map<string, Promise<void>>();
   #stopped = false;
 
   constructor(options: ConductorOptions) {
@@ -76,7 +77,25 @@ export class Conductor {
     else if (task.kind === 'delete') await completeDelete(this.#o, instance, task, PUBLISHER);
   }
 
+  /**
+   * Members of one server group are placed one after another, each seeing where the previous
+   * ones went (their host is written before the next is scheduled), as Nova schedules a group.
+   */
   async #schedule(task: Task, instance: Instance): Promise<void> {
+    const group = instance.requestSpec.hints.group;
+    if (group === undefined) return this.#scheduleOne(task, instance);
+    const before = this.#groupTurns.get(group) ?? Promise.resolve();
+    const mine = before.then(() => this.#scheduleOne(task, instance));
+    const tail = mine.catch(() => undefined);
+    this.#groupTurns.set(group, tail);
+    try {
+      await mine;
+    } finally {
+      if (this.#groupTurns.get(group) === tail) this.#groupTurns.delete(group);
+    }
+  }
+
+  async #scheduleOne(task: Task, instance: Instance): Promise<void> {
     const { instances, tasks } = this.#o;
     const { row, requestSpec: spec } = instance;
     if (row.deleted === 1 || row.vm_state !== 'building') {
@@ -84,6 +103,7 @@ export class Conductor {
       return;
     }
     const ignoreHosts = task.payload['ignoreHosts'];
+    const group = await this.#o.groups.placementOf(row.uuid);
     let selection;
     try {
       selection = await this.#o.scheduler.select({
@@ -98,6 +118,7 @@ export class Conductor {
         differentHost: spec.hints.differentHost ?? [],
         ignoreHosts: Array.isArray(ignoreHosts) ? (ignoreHosts as string[]) : [],
         imageProperties: spec.imageProperties,
+        ...(group !== undefined ? { group } : {}),
       });
     } catch (err) {
       if (!(err instanceof NoValidHostError)) throw err;

@@ -254,7 +254,83 @@ async function servers(db: Kysely<unknown>, dialect: DialectName): Promise<void>
     .execute();
 }
 
+/** Server groups, host aggregates and per-project quota limits. */
+async function groupsAggregatesQuotas(db: Kysely<unknown>, dialect: DialectName): Promise<void> {
+  const s = db.schema;
+  const serial = autoIncrementPrimaryKey(dialect);
+  await s
+    .createTable('instance_groups')
+    .addColumn('id', 'integer', serial)
+    .addColumn('uuid', t.uuid, (c) => c.notNull().unique())
+    .addColumn('name', t.name, (c) => c.notNull())
+    .addColumn('project_id', t.name, (c) => c.notNull())
+    .addColumn('user_id', t.name, (c) => c.notNull())
+    .addColumn('policy', t.key, (c) => c.notNull())
+    .addColumn('rules', t.json, (c) => c.notNull())
+    .addColumn('created_at', t.timestamp, (c) => c.notNull())
+    .execute();
+  await s
+    .createIndex('instance_groups_project')
+    .on('instance_groups')
+    .columns(['project_id'])
+    .execute();
+  await s
+    .createTable('instance_group_members')
+    .addColumn('group_id', t.integer, (c) =>
+      c.notNull().references('instance_groups.id').onDelete('cascade'),
+    )
+    .addColumn('instance_uuid', t.uuid, (c) => c.notNull())
+    .addColumn('created_at', t.timestamp, (c) => c.notNull())
+    .addPrimaryKeyConstraint('instance_group_members_pk', ['group_id', 'instance_uuid'])
+    .execute();
+  await s
+    .createIndex('instance_group_members_instance')
+    .on('instance_group_members')
+    .columns(['instance_uuid'])
+    .execute();
+  await s
+    .createTable('aggregates')
+    .addColumn('id', 'integer', serial)
+    .addColumn('uuid', t.uuid, (c) => c.notNull().unique())
+    .addColumn('name', t.name, (c) => c.notNull().unique())
+    .addColumn('created_at', t.timestamp, (c) => c.notNull())
+    .addColumn('updated_at', t.timestamp)
+    .execute();
+  await s
+    .createTable('aggregate_hosts')
+    .addColumn('aggregate_id', t.integer, (c) =>
+      c.notNull().references('aggregates.id').onDelete('cascade'),
+    )
+    .addColumn('host', t.name, (c) => c.notNull())
+    .addPrimaryKeyConstraint('aggregate_hosts_pk', ['aggregate_id', 'host'])
+    .execute();
+  await s
+    .createTable('aggregate_metadata')
+    .addColumn('aggregate_id', t.integer, (c) =>
+      c.notNull().references('aggregates.id').onDelete('cascade'),
+    )
+    .addColumn('key', t.name, (c) => c.notNull())
+    .addColumn('value', t.name, (c) => c.notNull())
+    .addPrimaryKeyConstraint('aggregate_metadata_pk', ['aggregate_id', 'key'])
+    .execute();
+  await s
+    .createTable('quotas')
+    .addColumn('project_id', t.name, (c) => c.notNull())
+    .addColumn('resource', t.key, (c) => c.notNull())
+    .addColumn('hard_limit', t.integer, (c) => c.notNull())
+    .addPrimaryKeyConstraint('quotas_pk', ['project_id', 'resource'])
+    .execute();
+  await s
+    .createTable('quota_classes')
+    .addColumn('class_name', t.name, (c) => c.notNull())
+    .addColumn('resource', t.key, (c) => c.notNull())
+    .addColumn('hard_limit', t.integer, (c) => c.notNull())
+    .addPrimaryKeyConstraint('quota_classes_pk', ['class_name', 'resource'])
+    .execute();
+}
+
 export const COMPUTE_MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'flavors-and-keypairs', up: flavorsAndKeypairs },
   { version: 2, name: 'servers', up: servers },
+  { version: 3, name: 'groups-aggregates-quotas', up: groupsAggregatesQuotas },
 ];

@@ -174,7 +174,49 @@ export type ComputeNodeRow = {
   updated_at: string;
 };
 
+export type InstanceGroupRow = {
+  id: Generated<number>;
+  uuid: string;
+  name: string;
+  project_id: string;
+  user_id: string;
+  /** `affinity`, `anti-affinity`, `soft-affinity` or `soft-anti-affinity`. */
+  policy: string;
+  /** JSON: `{max_server_per_host?: number}`. */
+  rules: string;
+  created_at: string;
+};
+
+export type InstanceGroupMemberRow = {
+  group_id: number;
+  instance_uuid: string;
+  created_at: string;
+};
+
+export type AggregateRow = {
+  id: Generated<number>;
+  uuid: string;
+  name: string;
+  created_at: string;
+  updated_at: string | null;
+};
+
+export type AggregateHostRow = { aggregate_id: number; host: string };
+export type AggregateMetadataRow = { aggregate_id: number; key: string; value: string };
+
+/** A project's own limit for one resource (`instances`, `cores`, …); -1 is unlimited. */
+export type QuotaRow = { project_id: string; resource: string; hard_limit: number };
+/** Limits of a quota class; the `default` class stands in for projects without their own. */
+export type QuotaClassRow = { class_name: string; resource: string; hard_limit: number };
+
 export type ComputeDatabase = {
+  instance_groups: InstanceGroupRow;
+  instance_group_members: InstanceGroupMemberRow;
+  aggregates: AggregateRow;
+  aggregate_hosts: AggregateHostRow;
+  aggregate_metadata: AggregateMetadataRow;
+  quotas: QuotaRow;
+  quota_classes: QuotaClassRow;
   instances: InstanceRow;
   instance_metadata: InstanceMetadataRow;
   instance_tags: InstanceTagRow;

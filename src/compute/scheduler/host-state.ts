@@ -38,4 +38,13 @@ export type SchedulingRequest = {
   /** Hosts that failed this build already. */
   ignoreHosts: readonly string[];
   imageProperties: Readonly<Record<string, string>>;
+  /** The instance's server group, when it has one. */
+  group?: SchedulingGroup;
+};
+
+/** A server group's policy and where its other members run. */
+export type SchedulingGroup = {
+  policy: 'anti-affinity' | 'affinity' | 'soft-anti-affinity' | 'soft-affinity';
+  maxServerPerHost: number;
+  memberHosts: Readonly<Record<string, number>>;
 };

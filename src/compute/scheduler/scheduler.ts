@@ -15,9 +15,13 @@ import { differentHostFilter } from './filters/different-host-filter.ts';
 import { imagePropertiesFilter } from './filters/image-properties-filter.ts';
 import { retryFilter } from './filters/retry-filter.ts';
 import { sameHostFilter } from './filters/same-host-filter.ts';
+import { serverGroupAffinityFilter } from './filters/server-group-affinity-filter.ts';
+import { serverGroupAntiAffinityFilter } from './filters/server-group-anti-affinity-filter.ts';
 import { cpuWeigher } from './weighers/cpu-weigher.ts';
 import { diskWeigher } from './weighers/disk-weigher.ts';
 import { ramWeigher } from './weighers/ram-weigher.ts';
+import { serverGroupSoftAffinityWeigher } from './weighers/server-group-soft-affinity-weigher.ts';
+import { serverGroupSoftAntiAffinityWeigher } from './weighers/server-group-soft-anti-affinity-weigher.ts';
 
 export const DEFAULT_FILTERS: readonly HostFilter[] = [
   retryFilter,
@@ -26,12 +30,16 @@ export const DEFAULT_FILTERS: readonly HostFilter[] = [
   imagePropertiesFilter,
   sameHostFilter,
   differentHostFilter,
+  serverGroupAntiAffinityFilter,
+  serverGroupAffinityFilter,
 ];
 
 export const DEFAULT_WEIGHERS: readonly { weigher: HostWeigher; multiplier: number }[] = [
   { weigher: ramWeigher, multiplier: 1 },
   { weigher: cpuWeigher, multiplier: 1 },
   { weigher: diskWeigher, multiplier: 1 },
+  { weigher: serverGroupSoftAffinityWeigher, multiplier: 1 },
+  { weigher: serverGroupSoftAntiAffinityWeigher, multiplier: 1 },
 ];
 
 export class NoValidHostError extends Error {

@@ -1,0 +1,171 @@
+/**
+ * Server groups and quotas through the real `openstack` CLI against `tstack up --fake-hosts 3`:
+ * three servers of an anti-affinity group land on three hosts and a fourth finds no host; an
+ * affinity group keeps its servers together; `quota set`, `quota list --compute` and
+ * the 403 past a quota;
+ * another project sees none of the groups.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startCloud, type CliEnv, type Cloud, type Row } from './harness.ts';
+
+describe('openstack CLI: server groups and quotas', { timeout: 240_000 }, () => {
+  let cloud: Cloud;
+  let member: CliEnv;
+  before(async () => {
+    cloud = await startCloud({ upArgs: ['--fake-hosts', '3'] });
+    await cloud.ok(['project', 'create', 'grp-other']);
+    await cloud.ok(['user', 'create', '--password', 'grp-pw', 'grp-user']);
+    await cloud.ok(['role', 'add', '--user', 'grp-user', '--project', 'grp-other', 'member']);
+    member = cloud.userEnv({ username: 'grp-user', password: 'grp-pw', project: 'grp-other' });
+  });
+  after(async () => {
+    await cloud?.stop();
+  });
+
+  async function settle(names: readonly string[]): Promise<Row[]> {
+    const out: Row[] = [];
+    for (const name of names)
+      for (let i = 0; ; i++) {
+        const shown = await cloud.json(['server', 'show', name]);
+        if (shown['status'] !== 'BUILD') {
+          out.push(shown);
+          break;
+        }
+        if (i > 200) throw new Error(`${name} stays in BUILD`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    return out;
+  }
+
+  const create = (name: string, group: string) =>
+    cloud.ok([
+      'server',
+      'create',
+      '--image',
+      'tstack-test',
+      '--flavor',
+      'm1.tiny',
+      '--network',
+      'private',
+      '--hint',
+      `group=${group}`,
+      name,
+    ]);
+
+  it('anti-affinity spreads three servers over three hosts; affinity keeps two together', async () => {
+    assert.equal((await cloud.json<Row[]>(['hypervisor', 'list'])).length, 3);
+    const group = await cloud.json([
+      'server',
+      'group',
+      'create',
+      '--policy',
+      'anti-affinity',
+      'spread',
+    ]);
+    assert.equal(group['name'], 'spread');
+    assert.deepEqual(group['policies'] ?? [group['policy']], ['anti-affinity']);
+    const id = String(group['id']);
+    for (const name of ['grp-a', 'grp-b', 'grp-c']) await create(name, id);
+    const servers = await settle(['grp-a', 'grp-b', 'grp-c']);
+    assert.deepEqual(
+      servers.map((s) => s['status']),
+      ['ACTIVE', 'ACTIVE', 'ACTIVE'],
+    );
+    const hosts = new Set(servers.map((s) => s['OS-EXT-SRV-ATTR:host']));
+    assert.equal(hosts.size, 3, JSON.stringify([...hosts]));
+    const shown = await cloud.json(['server', 'group', 'show', 'spread']);
+    assert.equal((shown['members'] as string[]).length, 3);
+    // A fourth member has no host left.
+    await create('grp-d', id);
+    const [fourth] = await settle(['grp-d']);
+    assert.equal(fourth?.['status'], 'ERROR');
+    assert.match(JSON.stringify(fourth?.['fault']), /ServerGroupAntiAffinityFilter removed 3/);
+
+    const together = await cloud.json([
+      'server',
+      'group',
+      'create',
+      '--policy',
+      'affinity',
+      'pack',
+    ]);
+    await create('grp-e', String(together['id']));
+    await create('grp-f', String(together['id']));
+    const packed = await settle(['grp-e', 'grp-f']);
+    assert.equal(packed[0]?.['OS-EXT-SRV-ATTR:host'], packed[1]?.['OS-EXT-SRV-ATTR:host']);
+
+    // Another project sees none of the groups and cannot use them.
+    assert.deepEqual(await cloud.json<Row[]>(['server', 'group', 'list'], { env: member }), []);
+    await cloud.fails(['server', 'group', 'show', id], { env: member });
+    assert.equal((await cloud.json<Row[]>(['server', 'group', 'list'])).length, 2);
+
+    await cloud.ok([
+      'server',
+      'delete',
+      '--wait',
+      'grp-a',
+      'grp-b',
+      'grp-c',
+      'grp-d',
+      'grp-e',
+      'grp-f',
+    ]);
+    await cloud.ok(['server', 'group', 'delete', 'spread', 'pack']);
+    assert.deepEqual(await cloud.json<Row[]>(['server', 'group', 'list']), []);
+  });
+
+  it('quota show/set, and a boot past the quota is refused with 403', async () => {
+    // `quota show` also asks the block-storage service, which does not answer quotas yet; the
+    // compute part is what `quota list --compute` shows.
+    const computeQuota = async (): Promise<Record<string, unknown>> => {
+      const rows = await cloud.json<Row[]>([
+        'quota',
+        'list',
+        '--compute',
+        '--detail',
+        '--project',
+        'grp-other',
+      ]);
+      return Object.fromEntries(rows.map((r) => [String(r['Resource']), r['Limit']]));
+    };
+    const shown = await computeQuota();
+    assert.equal(shown['instances'], 10);
+    assert.equal(shown['cores'], 20);
+    await cloud.ok(['quota', 'set', '--instances', '1', '--cores', '8', 'grp-other']);
+    const changed = await computeQuota();
+    assert.equal(changed['instances'], 1);
+    assert.equal(changed['cores'], 8);
+    await cloud.ok(['network', 'create', 'grp-net'], { env: member });
+    await cloud.ok(
+      ['subnet', 'create', '--network', 'grp-net', '--subnet-range', '198.18.1.0/24', 'grp-subnet'],
+      { env: member },
+    );
+    const boot = (name: string) =>
+      cloud.openstack(
+        [
+          'server',
+          'create',
+          '--image',
+          'tstack-test',
+          '--flavor',
+          'm1.tiny',
+          '--network',
+          'grp-net',
+          name,
+        ],
+        { env: member },
+      );
+    const first = await boot('quota-1');
+    assert.equal(first.code, 0, first.stderr);
+    const refused = await boot('quota-2');
+    assert.notEqual(refused.code, 0);
+    assert.match(
+      refused.stderr,
+      /Quota exceeded for instances: Requested 1, but already used 1 of 1 instances.*HTTP 403/,
+    );
+    // A member cannot raise its own quota.
+    await cloud.fails(['quota', 'set', '--instances', '5', 'grp-other'], { env: member });
+    await cloud.ok(['server', 'delete', '--wait', 'quota-1'], { env: member });
+  });
+});
