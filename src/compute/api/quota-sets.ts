@@ -6,12 +6,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { App } from '../../common/http/app.ts';
 import { BadRequestError } from '../../common/errors.ts';
-import {
-  DEFAULT_CLASS,
-  isQuotaResource,
-  QUOTA_RESOURCES,
-  type QuotaLimits,
-} from '../quotas.ts';
+import { DEFAULT_CLASS, isQuotaResource, QUOTA_RESOURCES, type QuotaLimits } from '../quotas.ts';
 import {
   atLeast,
   authorize,
