@@ -10,6 +10,7 @@ import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '.
 import { toDbJson, toDbTimestamp } from '../common/db/portable.ts';
 import type { ImageClient } from '../image/client.ts';
 import type { NetworkClient, NetworkSummary } from '../network/client.ts';
+import type { Aggregates } from './aggregates.ts';
 import type { Flavors, Viewer } from './flavors.ts';
 import type { FlavorSnapshot, RequestSpec, RequestedNetwork } from './instance-model.ts';
 import type { Instances } from './instances.ts';
@@ -69,6 +70,7 @@ export type BootDeps = {
   network: NetworkClient;
   quotas: Quotas;
   groups: ServerGroups;
+  aggregates: Aggregates;
   defaultAvailabilityZone: string;
 };
 
@@ -246,7 +248,11 @@ export async function bootServers(
         throw bad(`Security group ${name} not found for project ${booter.projectId}.`);
     securityGroups = [...new Set(req.securityGroups.map((n) => ids.get(n) as string))];
   }
-  if (req.availabilityZone !== undefined && req.availabilityZone !== deps.defaultAvailabilityZone)
+  if (
+    req.availabilityZone !== undefined &&
+    req.availabilityZone !== deps.defaultAvailabilityZone &&
+    ![...(await deps.aggregates.zonesByHost()).values()].includes(req.availabilityZone)
+  )
     throw bad(`The requested availability zone is not available`);
   const count = await allowedCount(deps, booter.projectId, flavor, req);
   const group = await groupFor(deps, booter, req, count);

@@ -4,13 +4,14 @@
  * change happen even if the message is lost. Changes that need no worker (lock, reset-state)
  * are written here directly.
  */
-import { ConflictError, NotFoundError, ServiceUnavailableError } from '../common/errors.ts';
+import { ConflictError, NotFoundError } from '../common/errors.ts';
 import type { MessageBus } from '../common/messaging/bus.ts';
 import { GUEST_ACTIONS, type GuestActionName } from './guest-actions.ts';
 import type { Hosts } from './hosts.ts';
 import type { Instance } from './instance-model.ts';
 import type { Instances } from './instances.ts';
-import { COMPUTE_TOPIC, dispatch, type Tasks } from './tasks.ts';
+import { callHost } from './host-rpc.ts';
+import { dispatch, type Tasks } from './tasks.ts';
 
 export type ActionDeps = { instances: Instances; tasks: Tasks; hosts: Hosts; bus: MessageBus };
 
@@ -220,9 +221,6 @@ export async function resetState(
   });
 }
 
-/** How long the API waits for a host to return a console log. */
-const CONSOLE_TIMEOUT_MS = 15_000;
-
 /**
  * The guest's serial console output, asked of its host's agent; the last `length` lines when
  * given.
@@ -237,20 +235,10 @@ export async function consoleOutput(
   const { uuid, host } = instance.row;
   if (host === null)
     throw new ConflictError(`Instance ${uuid} is not ready`, 'compute.instance_not_ready');
-  let reply;
-  try {
-    reply = await deps.bus.call(
-      { topic: COMPUTE_TOPIC, server: host },
-      'get_console_output',
-      { instance_uuid: uuid, ...(length !== undefined ? { length } : {}) },
-      { timeoutMs: CONSOLE_TIMEOUT_MS },
-    );
-  } catch {
-    throw new ServiceUnavailableError(
-      `Compute host ${host} did not answer; try again later.`,
-      'compute.host_unavailable',
-    );
-  }
+  const reply = await callHost(deps.bus, host, 'get_console_output', {
+    instance_uuid: uuid,
+    ...(length !== undefined ? { length } : {}),
+  });
   const output =
     typeof reply === 'object' && reply !== null && !Array.isArray(reply)
       ? reply['output']

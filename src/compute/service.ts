@@ -25,6 +25,8 @@ import type { PlacementClient } from '../placement/client.ts';
 import { ComputeAgent } from './agent/compute-agent.ts';
 import { instanceActionRoutes } from './api/instance-actions.ts';
 import { serverActionRoutes } from './api/server-actions.ts';
+import { aggregateRoutes } from './api/aggregates.ts';
+import { availabilityZoneRoutes } from './api/availability-zones.ts';
 import { quotaRoutes } from './api/quota-sets.ts';
 import { serverGroupRoutes } from './api/server-groups.ts';
 import { serverMetadataRoutes } from './api/server-metadata.ts';
@@ -35,6 +37,7 @@ import { Conductor } from './conductor/conductor.ts';
 import { Hosts } from './hosts.ts';
 import { Instances } from './instances.ts';
 import { instanceNotifier } from './notifier.ts';
+import { Aggregates } from './aggregates.ts';
 import { Quotas } from './quotas.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
 import { ServerGroups } from './server-groups.ts';
@@ -132,6 +135,7 @@ export async function createComputeService(
   const hosts = new Hosts(db, { serviceDownTimeMs: config.service_down_time * 1000, now });
   const notify = instanceNotifier(ctx.bus, ctx.logger);
   const groups = new ServerGroups(instances);
+  const aggregates = new Aggregates(instances, hosts);
   const deps: ApiDeps = {
     flavors: new Flavors(db),
     keyPairs: new KeyPairs(db),
@@ -143,6 +147,7 @@ export async function createComputeService(
     bus: ctx.bus,
     quotas: new Quotas(instances, config.quotas),
     groups,
+    aggregates,
     defaultAvailabilityZone: config.default_availability_zone,
     policy: new PolicyEnforcer(COMPUTE_POLICY, { enforceScope: false }),
   };
@@ -177,6 +182,7 @@ export async function createComputeService(
               rows.filter((r) => r.host !== null).map((r) => [r.uuid, r.host as string]),
             );
           },
+          aggregates,
           maxPlacementResults: config.max_placement_results,
           hostCacheMs: config.scheduler_cache_seconds * 1000,
           now: () => now().getTime(),
@@ -254,6 +260,8 @@ export async function createComputeService(
         instanceActionRoutes(api, deps);
         serverGroupRoutes(api, deps);
         quotaRoutes(api, deps);
+        aggregateRoutes(api, deps);
+        availabilityZoneRoutes(api, deps);
         serviceRoutes(api, deps);
       });
     },

@@ -1,5 +1,6 @@
 /**
- * Server groups and quotas through the real `openstack` CLI against `tstack up --fake-hosts 3`:
+ * Server groups, aggregates, zones and quotas through the real `openstack` CLI against
+ * `tstack up --fake-hosts 3`:
  * three servers of an anti-affinity group land on three hosts and a fourth finds no host; an
  * affinity group keeps its servers together; `quota set`, `quota list --compute` and
  * the 403 past a quota;
@@ -9,7 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startCloud, type CliEnv, type Cloud, type Row } from './harness.ts';
 
-describe('openstack CLI: server groups and quotas', { timeout: 240_000 }, () => {
+describe('openstack CLI: server groups, aggregates and quotas', { timeout: 240_000 }, () => {
   let cloud: Cloud;
   let member: CliEnv;
   before(async () => {
@@ -113,6 +114,45 @@ describe('openstack CLI: server groups and quotas', { timeout: 240_000 }, () => 
     ]);
     await cloud.ok(['server', 'group', 'delete', 'spread', 'pack']);
     assert.deepEqual(await cloud.json<Row[]>(['server', 'group', 'list']), []);
+  });
+
+  it('aggregate with a zone, availability zone list, boot into the zone, hypervisor show', async () => {
+    const agg = await cloud.json(['aggregate', 'create', '--zone', 'az-east', 'rack-east']);
+    assert.equal(agg['availability_zone'], 'az-east');
+    await cloud.ok(['aggregate', 'add', 'host', 'rack-east', 'fake-host-2']);
+    await cloud.ok(['aggregate', 'set', '--property', 'tier=gold', 'rack-east']);
+    const shown = await cloud.json(['aggregate', 'show', 'rack-east']);
+    assert.deepEqual(shown['hosts'], ['fake-host-2']);
+    assert.match(JSON.stringify(shown['properties']), /tier.*gold/);
+    const zones = await cloud.json<Row[]>(['availability', 'zone', 'list', '--compute']);
+    assert.deepEqual([...new Set(zones.map((z) => z['Zone Name']))].sort(), [
+      'az-east',
+      'internal',
+      'nova',
+    ]);
+    await cloud.ok([
+      'server',
+      'create',
+      '--image',
+      'tstack-test',
+      '--flavor',
+      'm1.tiny',
+      '--network',
+      'private',
+      '--availability-zone',
+      'az-east',
+      'az-1',
+    ]);
+    const [placed] = await settle(['az-1']);
+    assert.equal(placed?.['OS-EXT-SRV-ATTR:host'], 'fake-host-2');
+    assert.equal(placed?.['OS-EXT-AZ:availability_zone'], 'az-east');
+    const hv = await cloud.json(['hypervisor', 'show', 'fake-host-2']);
+    assert.equal(hv['hypervisor_hostname'], 'fake-host-2');
+    assert.match(JSON.stringify(hv['aggregates']), /rack-east/);
+    await cloud.ok(['server', 'delete', '--wait', 'az-1']);
+    await cloud.ok(['aggregate', 'remove', 'host', 'rack-east', 'fake-host-2']);
+    await cloud.ok(['aggregate', 'delete', 'rack-east']);
+    assert.deepEqual(await cloud.json<Row[]>(['aggregate', 'list']), []);
   });
 
   it('quota show/set, and a boot past the quota is refused with 403', async () => {

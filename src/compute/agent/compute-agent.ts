@@ -6,6 +6,7 @@
  * loop compares the driver's guests with the database: guests of deleted instances are
  * destroyed, power states are brought up to date.
  */
+import os from 'node:os';
 import type { Logger } from '../../common/logging.ts';
 import type { MessageBus, Subscription } from '../../common/messaging/bus.ts';
 import { UpstreamStatusError } from '../../common/http/json-client.ts';
@@ -95,6 +96,7 @@ export class ComputeAgent {
       {
         run_task: (args) => this.runTask(taskIdOf(args)),
         get_console_output: (args) => this.consoleOutput(args),
+        get_host_uptime: () => ({ uptime: uptimeLine() }),
       },
     );
     this.#every(this.#o.reportIntervalMs, () => this.#heartbeat());
@@ -404,6 +406,23 @@ export class ComputeAgent {
         );
     }
   }
+}
+
+/** This machine's uptime as `uptime` prints it (Nova's libvirt driver runs that command). */
+function uptimeLine(): string {
+  const now = new Date();
+  const clock = now.toTimeString().slice(0, 8);
+  const up = Math.floor(os.uptime());
+  const days = Math.floor(up / 86_400);
+  const hours = Math.floor((up % 86_400) / 3600);
+  const minutes = String(Math.floor((up % 3600) / 60)).padStart(2, '0');
+  const load = os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(', ');
+  const span =
+    days > 0 ? `${days} day${days === 1 ? '' : 's'}, ${hours}:${minutes}` : `${hours}:${minutes}`;
+  return ` ${clock} up ${span},  0 users,  load average: ${load}`;
 }
 
 function ignored(task: Task): string[] {

@@ -5,6 +5,7 @@ import type { PolicyEnforcer, PolicyTarget } from '../../common/policy/enforcer.
 import type { MessageBus } from '../../common/messaging/bus.ts';
 import type { ImageClient } from '../../image/client.ts';
 import type { NetworkClient } from '../../network/client.ts';
+import type { Aggregates } from '../aggregates.ts';
 import type { Flavors, Viewer } from '../flavors.ts';
 import type { Hosts } from '../hosts.ts';
 import type { Instances } from '../instances.ts';
@@ -24,6 +25,7 @@ export type ApiDeps = {
   bus: MessageBus;
   quotas: Quotas;
   groups: ServerGroups;
+  aggregates: Aggregates;
   defaultAvailabilityZone: string;
   policy: PolicyEnforcer;
 };

@@ -6,6 +6,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { App } from '../../common/http/app.ts';
 import { BadRequestError, ConflictError, NotFoundError } from '../../common/errors.ts';
+import { hostUptime } from '../host-rpc.ts';
 import type { NodeRecord, ServiceRecord } from '../hosts.ts';
 import {
   atLeast,
@@ -57,7 +58,7 @@ export function serviceRoutes(app: App, deps: ApiDeps): void {
     const query = request.query as Query;
     const host = last(query, 'host');
     const binary = last(query, 'binary');
-    const all = await hosts.services();
+    const [all, zones] = await Promise.all([hosts.services(), deps.aggregates.zonesByHost()]);
     return {
       services: all
         .filter(
@@ -65,7 +66,7 @@ export function serviceRoutes(app: App, deps: ApiDeps): void {
             (host === undefined || s.host === host) &&
             (binary === undefined || s.binary === binary),
         )
-        .map((s) => serviceView(request, deps, s, zone)),
+        .map((s) => serviceView(request, deps, s, zones.get(s.host) ?? zone)),
     };
   });
 
@@ -171,6 +172,22 @@ export function serviceRoutes(app: App, deps: ApiDeps): void {
     return { hypervisor: found.detail };
   });
 
+  /** Before 2.88: the host's uptime, asked of its agent. */
+  app.get<{ Params: { id: string } }>('/os-hypervisors/:id/uptime', async (request) => {
+    admin(request, 'os_compute_api:os-hypervisors:uptime');
+    const found = (await hypervisors(request, deps)).find(
+      (h) => String(h.summary['id']) === request.params.id,
+    );
+    if (found === undefined || atLeast(request, 88))
+      throw new NotFoundError(
+        `Hypervisor with ID ${request.params.id} could not be found.`,
+        'compute.hypervisor_not_found',
+      );
+    return {
+      hypervisor: { ...found.summary, uptime: await hostUptime(deps.bus, found.node.host) },
+    };
+  });
+
   for (const kind of ['search', 'servers'] as const)
     app.get<{ Params: { name: string } }>(`/os-hypervisors/:name/${kind}`, async (request) => {
       admin(request, `os_compute_api:os-hypervisors:${kind}`);
@@ -245,7 +262,8 @@ async function updateById(request: FastifyRequest, deps: ApiDeps, id: string, zo
     await deps.hosts.setForcedDown(service.id, down);
   }
   const updated = await findService(request, deps, id);
-  return { service: serviceView(request, deps, updated, zone) };
+  const zones = await deps.aggregates.zonesByHost();
+  return { service: serviceView(request, deps, updated, zones.get(updated.host) ?? zone) };
 }
 
 type Hypervisor = {

@@ -118,6 +118,7 @@ export class Conductor {
         differentHost: spec.hints.differentHost ?? [],
         ignoreHosts: Array.isArray(ignoreHosts) ? (ignoreHosts as string[]) : [],
         imageProperties: spec.imageProperties,
+        flavorExtraSpecs: instance.flavor.extra_specs,
         ...(group !== undefined ? { group } : {}),
       });
     } catch (err) {
@@ -134,7 +135,12 @@ export class Conductor {
     const handed = await instances.db.transaction().execute(async (trx) => {
       const placed = await instances.update(
         row.uuid,
-        { host: selection.host, node: selection.nodename, task_state: null },
+        {
+          host: selection.host,
+          node: selection.nodename,
+          availability_zone: selection.availabilityZone,
+          task_state: null,
+        },
         { vmState: ['building'] },
         trx,
       );

@@ -19,6 +19,8 @@ export type HostState = {
   freeVcpus: number;
   freeRamMb: number;
   freeDiskGb: number;
+  /** The metadata of the host's aggregates: each key's values across them. */
+  aggregateMetadata: Readonly<Record<string, readonly string[]>>;
   /** Uuids of the live instances on the host (only gathered when a filter needs them). */
   instances: ReadonlySet<string>;
 };
@@ -38,6 +40,8 @@ export type SchedulingRequest = {
   /** Hosts that failed this build already. */
   ignoreHosts: readonly string[];
   imageProperties: Readonly<Record<string, string>>;
+  /** The flavor's extra specs (the aggregate filter matches them against host aggregates). */
+  flavorExtraSpecs: Readonly<Record<string, string>>;
   /** The instance's server group, when it has one. */
   group?: SchedulingGroup;
 };

@@ -5,6 +5,7 @@
  * `NoValidHostError` saying which filter removed how many hosts.
  */
 import type { PlacementClient, Allocations, Candidates } from '../../placement/client.ts';
+import type { Aggregates } from '../aggregates.ts';
 import type { Hosts, NodeRecord, ServiceRecord } from '../hosts.ts';
 import type { HostFilter } from './filter.ts';
 import type { HostState, SchedulingRequest } from './host-state.ts';
@@ -12,6 +13,7 @@ import { weighHosts, type HostWeigher } from './weigher.ts';
 import { availabilityZoneFilter } from './filters/availability-zone-filter.ts';
 import { computeFilter } from './filters/compute-filter.ts';
 import { differentHostFilter } from './filters/different-host-filter.ts';
+import { aggregateInstanceExtraSpecsFilter } from './filters/aggregate-instance-extra-specs-filter.ts';
 import { imagePropertiesFilter } from './filters/image-properties-filter.ts';
 import { retryFilter } from './filters/retry-filter.ts';
 import { sameHostFilter } from './filters/same-host-filter.ts';
@@ -28,6 +30,7 @@ export const DEFAULT_FILTERS: readonly HostFilter[] = [
   computeFilter,
   availabilityZoneFilter,
   imagePropertiesFilter,
+  aggregateInstanceExtraSpecsFilter,
   sameHostFilter,
   differentHostFilter,
   serverGroupAntiAffinityFilter,
@@ -52,6 +55,8 @@ export class NoValidHostError extends Error {
 export type Selection = {
   host: string;
   nodename: string;
+  /** The chosen host's availability zone. */
+  availabilityZone: string;
   nodeUuid: string;
   allocations: Allocations;
 };
@@ -63,6 +68,7 @@ export type SchedulerOptions = {
   placement: PlacementClient;
   hosts: Hosts;
   locate: InstanceLocator;
+  aggregates?: AggregateSource;
   filters?: readonly HostFilter[];
   weighers?: readonly { weigher: HostWeigher; multiplier: number }[];
   /** Candidates asked of placement per request (Nova's `max_placement_results`). */
@@ -77,7 +83,12 @@ type HostCatalog = {
   at: number;
   nodes: Map<string, NodeRecord>;
   services: Map<string, ServiceRecord>;
+  zones: Map<string, string>;
+  aggregateMetadata: Map<string, Record<string, string[]>>;
 };
+
+/** Where the scheduler learns hosts' zones and aggregate metadata (the aggregates table). */
+export type AggregateSource = Pick<Aggregates, 'zonesByHost' | 'metadataByHost'>;
 
 export class Scheduler {
   readonly #o: SchedulerOptions;
@@ -128,13 +139,25 @@ export class Scheduler {
         userId: request.userId,
       });
       if (claimed)
-        return { host: host.host, nodename: host.nodename, nodeUuid: host.uuid, allocations };
+        return {
+          host: host.host,
+          nodename: host.nodename,
+          availabilityZone: host.availabilityZone,
+          nodeUuid: host.uuid,
+          allocations,
+        };
       // The instance may hold a claim from an earlier attempt of this same build.
       const held = await this.#o.placement.allocationsOf(request.instanceUuid);
       const heldOn = Object.keys(held)[0];
       const node = heldOn === undefined ? undefined : hosts.find((h) => h.uuid === heldOn);
       if (node !== undefined)
-        return { host: node.host, nodename: node.nodename, nodeUuid: node.uuid, allocations: held };
+        return {
+          host: node.host,
+          nodename: node.nodename,
+          availabilityZone: node.availabilityZone,
+          nodeUuid: node.uuid,
+          allocations: held,
+        };
     }
     throw new NoValidHostError(
       'There are not enough hosts available: every claim lost a race for the last resources.',
@@ -180,7 +203,8 @@ export class Scheduler {
         host: node.host,
         nodename: node.hypervisor_hostname,
         uuid,
-        availabilityZone: this.#o.defaultAvailabilityZone ?? 'nova',
+        availabilityZone: catalog.zones.get(node.host) ?? this.#o.defaultAvailabilityZone ?? 'nova',
+        aggregateMetadata: catalog.aggregateMetadata.get(node.host) ?? {},
         hypervisorType: node.hypervisor_type,
         serviceUp: service !== undefined && this.#o.hosts.isUp(service),
         serviceDisabled: service?.disabled === 1,
@@ -200,14 +224,18 @@ export class Scheduler {
       return cached;
     this.#loading ??= (async () => {
       try {
-        const [nodes, services] = await Promise.all([
+        const [nodes, services, zones, aggregateMetadata] = await Promise.all([
           this.#o.hosts.nodes(),
           this.#o.hosts.services('nova-compute'),
+          this.#o.aggregates?.zonesByHost() ?? new Map<string, string>(),
+          this.#o.aggregates?.metadataByHost() ?? new Map<string, Record<string, string[]>>(),
         ]);
         const catalog: HostCatalog = {
           at: this.#now(),
           nodes: new Map(nodes.map((n) => [n.uuid, n])),
           services: new Map(services.map((s) => [s.host, s])),
+          zones,
+          aggregateMetadata,
         };
         this.#catalog = catalog;
         return catalog;
