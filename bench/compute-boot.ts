@@ -152,6 +152,7 @@ try {
     setInventory: (u, i) => http.setInventory(u, i),
     allocationsOf: (c) => http.allocationsOf(c),
     deleteAllocations: (c) => http.deleteAllocations(c),
+    moveAllocations: (f, t, o) => http.moveAllocations(f, t, o),
     allocationCandidates: async (q) => {
       const t0 = performance.now();
       const found = await http.allocationCandidates(q);

@@ -107,7 +107,11 @@ export function hostnameFrom(name: string): string {
   return cleaned;
 }
 
-async function snapshotOf(
+/**
+ * The flavor as an instance keeps it.
+ * @throws BadRequestError (400) for a flavor that is unknown, invisible or disabled.
+ */
+export async function snapshotOf(
   flavors: Flavors,
   viewer: Viewer,
   flavorRef: string,

@@ -60,6 +60,11 @@ export const ComputeConfigSchema = Type.Object(
     ram_allocation_ratio: Type.Number({ exclusiveMinimum: 0, default: 1.0 }),
     disk_allocation_ratio: Type.Number({ exclusiveMinimum: 0, default: 1.0 }),
     reserved_host_memory_mb: Type.Integer({ minimum: 0, default: 512 }),
+    allow_resize_to_same_host: Type.Boolean({
+      default: true,
+      description:
+        'Whether a resize may stay on its host (Nova defaults to false; one host is common here).',
+    }),
     max_attempts: Type.Integer({
       minimum: 1,
       default: 3,

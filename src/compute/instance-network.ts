@@ -120,3 +120,30 @@ export async function releasePorts(
     else await network.deletePort(port.id, as);
   }
 }
+
+/**
+ * Binds every port of the instance to `host` (after a move); returns its interfaces as the
+ * network service has them now. Binding a port to the host it is bound to changes nothing.
+ */
+export async function bindPorts(
+  network: NetworkClient,
+  instance: Instance,
+  host: string,
+  globalRequestId: string,
+): Promise<Vif[]> {
+  const as = { globalRequestId };
+  const ports = await network.listPorts({ device_id: instance.row.uuid }, as);
+  const known = new Map(instance.networkInfo.map((v) => [v.portId, v]));
+  const out: Vif[] = [];
+  for (const port of ports) {
+    const bound =
+      port['binding:host_id'] === host
+        ? port
+        : await network.updatePort(port.id, { 'binding:host_id': host }, as);
+    const before = known.get(port.id);
+    out.push(
+      vifOf(bound, before?.networkName ?? '', before?.mtu ?? 1500, before?.ownedByInstance ?? true),
+    );
+  }
+  return out;
+}

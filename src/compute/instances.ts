@@ -45,6 +45,17 @@ export type StateChange = Partial<
     | 'availability_zone'
     | 'deleted'
     | 'deleted_at'
+    | 'flavor'
+    | 'flavor_id'
+    | 'vcpus'
+    | 'memory_mb'
+    | 'root_gb'
+    | 'old_flavor'
+    | 'new_flavor'
+    | 'image_ref'
+    | 'user_data'
+    | 'key_name'
+    | 'key_data'
   >
 > & { networkInfo?: Vif[] };
 

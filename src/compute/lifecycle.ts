@@ -13,6 +13,7 @@ import type { Instances } from './instances.ts';
 import type { InstanceNotifier } from './notifier.ts';
 import type { ServerGroups } from './server-groups.ts';
 import type { Task, Tasks } from './tasks.ts';
+import { flavorColumns, flavorOfColumn, setMigration, type Migration } from './instance-moves.ts';
 
 export type WorkerDeps = {
   instances: Instances;
@@ -147,4 +148,52 @@ export async function failAction(
     deps.notify(failure.publisher, `${failure.notify}.error`, after.row, {
       message: failure.message,
     });
+}
+
+/**
+ * Gives up a move that failed on a host: the instance goes back to its source host and old
+ * flavor with its allocations there, keeps a fault, and the migration ends in `error`.
+ */
+export async function abandonMove(
+  deps: WorkerDeps & { host: string | null; publisher: string },
+  task: Task,
+  instance: Instance,
+  m: Migration,
+  message: string,
+): Promise<void> {
+  const uuid = instance.row.uuid;
+  const owner = { projectId: instance.row.project_id, userId: instance.row.user_id };
+  if (Object.keys(await deps.placement.allocationsOf(m.uuid)).length > 0) {
+    await deps.placement.deleteAllocations(uuid);
+    await deps.placement.moveAllocations(m.uuid, uuid, owner);
+  }
+  const old = flavorOfColumn(instance.row.old_flavor) ?? instance.flavor;
+  await deps.instances.db.transaction().execute(async (trx) => {
+    await deps.instances.update(
+      uuid,
+      {
+        ...flavorColumns(old),
+        host: m.source_compute,
+        node: m.source_node,
+        vm_state: task.payload['oldVmState'] === 'stopped' ? 'stopped' : 'active',
+        task_state: null,
+        old_flavor: null,
+        new_flavor: null,
+      },
+      {},
+      trx,
+    );
+    await setMigration(trx, m.uuid, { status: 'error' }, deps.instances.now());
+    await deps.instances.addFault(uuid, 500, message, '', trx);
+    await deps.instances.recordEvent(trx, uuid, task.requestId, {
+      event: 'compute_resize_instance',
+      host: deps.host,
+      result: 'Error',
+      start: deps.instances.now(),
+      details: message,
+    });
+    await deps.tasks.finish(trx, task.id);
+  });
+  const after = await deps.instances.row(uuid);
+  if (after !== undefined) deps.notify(deps.publisher, 'resize.error', after.row, { message });
 }

@@ -27,6 +27,7 @@ import { instanceActionRoutes } from './api/instance-actions.ts';
 import { serverActionRoutes } from './api/server-actions.ts';
 import { aggregateRoutes } from './api/aggregates.ts';
 import { availabilityZoneRoutes } from './api/availability-zones.ts';
+import { migrationRoutes } from './api/migrations.ts';
 import { quotaRoutes } from './api/quota-sets.ts';
 import { serverGroupRoutes } from './api/server-groups.ts';
 import { serverMetadataRoutes } from './api/server-metadata.ts';
@@ -168,6 +169,7 @@ export async function createComputeService(
         hosts,
         bus: ctx.bus,
         sweepIntervalMs: config.task_sweep_interval * 1000,
+        allowResizeToSameHost: config.allow_resize_to_same_host,
         scheduler: new Scheduler({
           placement: neighbours.placement,
           hosts,
@@ -262,6 +264,7 @@ export async function createComputeService(
         quotaRoutes(api, deps);
         aggregateRoutes(api, deps);
         availabilityZoneRoutes(api, deps);
+        migrationRoutes(api, deps);
         serviceRoutes(api, deps);
       });
     },

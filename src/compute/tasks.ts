@@ -16,7 +16,7 @@ import type { ComputeDatabase, ComputeTaskRow } from './db/schema.ts';
 export const COMPUTE_TOPIC = 'compute';
 export const CONDUCTOR_TOPIC = 'compute-conductor';
 
-export type TaskKind = 'build' | 'delete' | 'action';
+export type TaskKind = 'build' | 'delete' | 'action' | 'move';
 /** `conductor`: scheduling or clean-up; `host`: the agent of `host`. */
 export type TaskStage = 'conductor' | 'host';
 

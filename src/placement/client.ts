@@ -61,6 +61,17 @@ export interface PlacementClient {
   allocationsOf(consumer: string): Promise<Allocations>;
   /** Removes every allocation of the consumer; nothing to remove is not an error. */
   deleteAllocations(consumer: string): Promise<void>;
+  /**
+   * Moves every allocation of `from` to `to` (which must hold none) in one atomic request, as
+   * Nova hands an instance's allocations to its migration while it moves. Moving when `from`
+   * holds nothing is a no-op.
+   * @returns false when the move conflicts (either consumer changed meanwhile).
+   */
+  moveAllocations(
+    from: string,
+    to: string,
+    owner: { projectId: string; userId: string },
+  ): Promise<boolean>;
 }
 
 export const PLACEMENT_CLIENT_VERSION = '1.36';
@@ -144,5 +155,35 @@ export class HttpPlacementClient implements PlacementClient {
 
   async deleteAllocations(consumer: string): Promise<void> {
     await this.#http.request('DELETE', `/allocations/${consumer}`, { expect: [204, 404] });
+  }
+
+  async moveAllocations(
+    from: string,
+    to: string,
+    owner: { projectId: string; userId: string },
+  ): Promise<boolean> {
+    const current = (await this.#http.request('GET', `/allocations/${from}`)).body as {
+      allocations: Allocations;
+      consumer_generation?: number;
+    };
+    if (Object.keys(current.allocations).length === 0) return true;
+    const reply = await this.#http.request('POST', '/allocations', {
+      body: {
+        [to]: {
+          allocations: current.allocations,
+          project_id: owner.projectId,
+          user_id: owner.userId,
+          consumer_generation: null,
+        },
+        [from]: {
+          allocations: {},
+          project_id: owner.projectId,
+          user_id: owner.userId,
+          consumer_generation: current.consumer_generation ?? null,
+        },
+      },
+      expect: [204, 409],
+    });
+    return reply.status === 204;
   }
 }

@@ -155,6 +155,58 @@ describe('openstack CLI: server groups, aggregates and quotas', { timeout: 240_0
     assert.deepEqual(await cloud.json<Row[]>(['aggregate', 'list']), []);
   });
 
+  it('server resize --confirm, server migrate and --revert, server migration list', async () => {
+    await cloud.ok([
+      'server',
+      'create',
+      '--image',
+      'tstack-test',
+      '--flavor',
+      'm1.tiny',
+      '--network',
+      'private',
+      'mv-1',
+    ]);
+    const [before] = await settle(['mv-1']);
+    const source = before?.['OS-EXT-SRV-ATTR:host'];
+    await cloud.ok(['server', 'resize', '--flavor', 'm1.small', 'mv-1']);
+    const verify = async (): Promise<Row> => {
+      for (let i = 0; i < 200; i++) {
+        const s = await cloud.json(['server', 'show', 'mv-1']);
+        if (s['OS-EXT-STS:task_state'] === null && s['status'] !== 'RESIZE') return s;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      throw new Error('mv-1 did not settle');
+    };
+    const resized = await verify();
+    assert.equal(resized['status'], 'VERIFY_RESIZE');
+    await cloud.ok(['server', 'resize', '--confirm', 'mv-1']);
+    for (let i = 0; i < 200; i++) {
+      const s = await cloud.json(['server', 'show', 'mv-1']);
+      if (s['status'] === 'ACTIVE') {
+        assert.equal(s['flavor'], 'm1.small (2)');
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const here = (await cloud.json(['server', 'show', 'mv-1']))['OS-EXT-SRV-ATTR:host'];
+    await cloud.ok(['server', 'migrate', 'mv-1']);
+    const migrated = await verify();
+    assert.equal(migrated['status'], 'VERIFY_RESIZE');
+    assert.notEqual(migrated['OS-EXT-SRV-ATTR:host'], here);
+    await cloud.ok(['server', 'resize', '--revert', 'mv-1']);
+    const reverted = await verify();
+    assert.equal(reverted['status'], 'ACTIVE');
+    assert.equal(reverted['OS-EXT-SRV-ATTR:host'], here);
+    const migrations = await cloud.json<Row[]>(['server', 'migration', 'list', '--server', 'mv-1']);
+    assert.deepEqual(
+      migrations.map((m) => m['Status']),
+      ['reverted', 'confirmed'],
+    );
+    assert.equal(migrations[1]?.['Source Compute'], source);
+    await cloud.ok(['server', 'delete', '--wait', 'mv-1']);
+  });
+
   it('quota show/set, and a boot past the quota is refused with 403', async () => {
     // `quota show` also asks the block-storage service, which does not answer quotas yet; the
     // compute part is what `quota list --compute` shows.

@@ -23,10 +23,11 @@ import {
   GuestNotFoundError,
   hasConsole,
   POWER_STATE,
-  type GuestSpec,
   type VirtDriver,
 } from '../virt/driver.ts';
 import { runGuestAction } from './guest-action-runner.ts';
+import { guestSpecOf } from './guest-spec.ts';
+import { runMoveStep } from './move-steps.ts';
 
 export type AllocationRatios = { cpu: number; ram: number; disk: number };
 
@@ -134,6 +135,12 @@ export class ComputeAgent {
       if (instance === undefined) return;
       if (task.kind === 'build') await this.#build(task, instance);
       else if (task.kind === 'delete') await this.#delete(task, instance);
+      else if (task.kind === 'move')
+        await runMoveStep(
+          { ...this.#o, log: this.#log, publisher: this.#publisher },
+          task,
+          instance,
+        );
       else await this.#act(task, instance);
     });
   }
@@ -213,7 +220,7 @@ export class ComputeAgent {
       return;
     }
     try {
-      await driver.spawn(this.#guestSpec(instance, vifs));
+      await driver.spawn(guestSpecOf(instance, vifs));
     } catch (err) {
       if (!(err instanceof GuestBuildError)) throw err;
       await this.#reschedule(task, instance, err.message);
@@ -351,32 +358,6 @@ export class ComputeAgent {
     await completeDelete(this.#o, instance, task, this.#publisher);
   }
 
-  #guestSpec(instance: Instance, vifs: Instance['networkInfo']): GuestSpec {
-    const { row, flavor } = instance;
-    return {
-      uuid: row.uuid,
-      name: `instance-${row.uuid}`,
-      hostname: row.hostname,
-      vcpus: row.vcpus,
-      memoryMb: row.memory_mb,
-      rootGb: row.root_gb,
-      ephemeralGb: flavor.ephemeral_gb,
-      swapMb: flavor.swap,
-      imageId: row.image_ref,
-      vifs: vifs.map((v) => ({
-        portId: v.portId,
-        networkId: v.networkId,
-        macAddress: v.macAddress,
-        addresses: v.ips.map((ip) => ip.address),
-        mtu: v.mtu,
-      })),
-      userData: row.user_data,
-      keyData: row.key_data,
-      metadata: {},
-      configDrive: row.config_drive === 'True',
-    };
-  }
-
   /**
    * Converges the host's guests and the database: a guest with no live instance here is
    * destroyed; an instance's recorded power state follows its guest's.
@@ -388,8 +369,16 @@ export class ComputeAgent {
     for (const uuid of await driver.listInstances()) {
       if (live.has(uuid) || this.#busy.has(uuid)) continue;
       const row = await instances.row(uuid);
-      // A guest whose build is still being placed here is not an orphan.
-      if (row !== undefined && row.row.deleted === 0 && row.row.host === this.#o.host) continue;
+      // A guest whose build is still being placed here is not an orphan, nor the source guest
+      // of a move that may still be reverted.
+      if (
+        row !== undefined &&
+        row.row.deleted === 0 &&
+        (row.row.host === this.#o.host ||
+          row.row.vm_state === 'resized' ||
+          (row.row.task_state ?? '').startsWith('resize'))
+      )
+        continue;
       this.#log.warn({ instance: uuid }, 'destroying a guest no live instance owns');
       await driver.destroy(uuid);
     }

@@ -7,7 +7,9 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../../common/http/app.ts';
 import { BadRequestError } from '../../common/errors.ts';
 import type { GuestActionName } from '../guest-actions.ts';
+import { snapshotOf } from '../boot.ts';
 import type { Instance } from '../instance-model.ts';
+import { requestMove, requestMoveEnd } from '../instance-moves.ts';
 import {
   checkState,
   consoleOutput,
@@ -157,7 +159,63 @@ const forceDelete: ActionHandler = async ({ request, deps, instance, actor }) =>
   return ACCEPTED;
 };
 
+const resize: ActionHandler = async ({ request, deps, instance, actor, value }) => {
+  const body = objectValue('resize', value);
+  onlyKeys(body, ['flavorRef', 'OS-DCF:diskConfig'], 'resize');
+  const ref = body['flavorRef'];
+  if (ref === undefined) throw invalidField('resize', body, "'flavorRef' is a required property");
+  if ((typeof ref !== 'string' && typeof ref !== 'number') || String(ref).length === 0)
+    throw invalidField('flavorRef', ref, `${repr(ref)} is not a flavor reference`);
+  authorize(request, deps, 'os_compute_api:servers:resize', {
+    project_id: instance.row.project_id,
+  });
+  const flavor = await snapshotOf(
+    deps.flavors,
+    viewerOf(request, deps),
+    String(ref).replace(/^.*\//, ''),
+  );
+  await requestMove(deps, instance, actor, { kind: 'resize', flavor });
+  return ACCEPTED;
+};
+
+const migrate: ActionHandler = async ({ request, deps, instance, actor, value }) => {
+  let host: string | undefined;
+  if (value !== null && value !== undefined) {
+    const body = objectValue('migrate', value);
+    onlyKeys(body, atLeast(request, 56) ? ['host'] : [], 'migrate');
+    const h = body['host'];
+    if (h !== undefined && h !== null) {
+      if (typeof h !== 'string' || h.length < 1 || h.length > 255)
+        throw invalidField('host', h, `${repr(h)} is not a host name`);
+      host = h;
+    }
+  }
+  authorize(request, deps, 'os_compute_api:os-migrate-server:migrate', {
+    project_id: instance.row.project_id,
+  });
+  await requestMove(deps, instance, actor, {
+    kind: 'migration',
+    flavor: instance.flavor,
+    ...(host !== undefined ? { host } : {}),
+  });
+  return ACCEPTED;
+};
+
+function moveEnd(end: 'confirm' | 'revert'): ActionHandler {
+  return async ({ request, deps, instance, actor }) => {
+    authorize(request, deps, `os_compute_api:servers:${end}_resize`, {
+      project_id: instance.row.project_id,
+    });
+    await requestMoveEnd(deps, instance, actor, end);
+    return { status: end === 'confirm' ? 204 : 202 };
+  };
+}
+
 const ACTIONS: Readonly<Record<string, ActionHandler>> = {
+  resize,
+  migrate,
+  confirmResize: moveEnd('confirm'),
+  revertResize: moveEnd('revert'),
   'os-stop': guest('os_compute_api:servers:stop', 'stop'),
   'os-start': guest('os_compute_api:servers:start', 'start'),
   reboot,

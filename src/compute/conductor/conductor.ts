@@ -10,6 +10,7 @@ import type { Hosts } from '../hosts.ts';
 import type { Instance } from '../instance-model.ts';
 import { GUEST_ACTIONS, isGuestActionName } from '../guest-actions.ts';
 import {
+  abandonMove,
   completeDelete,
   failAction,
   failBuild,
@@ -17,6 +18,8 @@ import {
   type WorkerDeps,
 } from '../lifecycle.ts';
 import { NoValidHostError, type Scheduler } from '../scheduler/scheduler.ts';
+import { migrationOf } from '../instance-moves.ts';
+import { scheduleMove } from './schedule-move.ts';
 import { CONDUCTOR_TOPIC, dispatch, taskIdOf, type Task } from '../tasks.ts';
 
 export type ConductorOptions = WorkerDeps & {
@@ -27,6 +30,8 @@ export type ConductorOptions = WorkerDeps & {
   bus: MessageBus;
   /** How often the sweep runs; 0 turns the timer off (tests call `sweep()`). */
   sweepIntervalMs: number;
+  /** Nova's `allow_resize_to_same_host`. */
+  allowResizeToSameHost: boolean;
 };
 
 const PUBLISHER = 'compute.conductor';
@@ -75,6 +80,8 @@ export class Conductor {
     }
     if (task.kind === 'build') await this.#schedule(task, instance);
     else if (task.kind === 'delete') await completeDelete(this.#o, instance, task, PUBLISHER);
+    else if (task.kind === 'move')
+      await scheduleMove({ ...this.#o, log: this.#log, publisher: PUBLISHER }, task, instance);
   }
 
   /**
@@ -213,6 +220,22 @@ export class Conductor {
     );
     if (task.kind === 'delete') {
       await completeDelete(this.#o, instance, claimed, PUBLISHER);
+      return;
+    }
+    if (task.kind === 'move') {
+      const uuid = claimed.payload['migration'];
+      const migration =
+        typeof uuid === 'string' ? await migrationOf(instances.db, uuid) : undefined;
+      if (migration === undefined)
+        await instances.db.transaction().execute((trx) => tasks.finish(trx, claimed.id));
+      else
+        await abandonMove(
+          { ...this.#o, host: task.host, publisher: PUBLISHER },
+          claimed,
+          instance,
+          migration,
+          `Compute host ${task.host ?? '(none)'} is down; the move was given up.`,
+        );
       return;
     }
     if (task.kind === 'action') {

@@ -329,8 +329,42 @@ async function groupsAggregatesQuotas(db: Kysely<unknown>, dialect: DialectName)
     .execute();
 }
 
+/** Moves of instances between hosts (resize, cold migration) and the flavors of a resize. */
+async function moves(db: Kysely<unknown>, dialect: DialectName): Promise<void> {
+  const s = db.schema;
+  const serial = autoIncrementPrimaryKey(dialect);
+  await s
+    .createTable('migrations')
+    .addColumn('id', 'integer', serial)
+    .addColumn('uuid', t.uuid, (c) => c.notNull().unique())
+    .addColumn('instance_uuid', t.uuid, (c) => c.notNull())
+    .addColumn('migration_type', t.key, (c) => c.notNull())
+    .addColumn('status', t.key, (c) => c.notNull())
+    .addColumn('source_compute', t.name)
+    .addColumn('source_node', t.name)
+    .addColumn('dest_compute', t.name)
+    .addColumn('dest_node', t.name)
+    .addColumn('dest_host', t.name)
+    .addColumn('old_flavor_id', t.name, (c) => c.notNull())
+    .addColumn('new_flavor_id', t.name, (c) => c.notNull())
+    .addColumn('project_id', t.name, (c) => c.notNull())
+    .addColumn('user_id', t.name, (c) => c.notNull())
+    .addColumn('created_at', t.timestamp, (c) => c.notNull())
+    .addColumn('updated_at', t.timestamp, (c) => c.notNull())
+    .execute();
+  await s
+    .createIndex('migrations_instance')
+    .on('migrations')
+    .columns(['instance_uuid', 'status'])
+    .execute();
+  // The flavors of a resize in progress: the old one to go back to, the new one to go to.
+  await s.alterTable('instances').addColumn('old_flavor', t.json).execute();
+  await s.alterTable('instances').addColumn('new_flavor', t.json).execute();
+}
+
 export const COMPUTE_MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'flavors-and-keypairs', up: flavorsAndKeypairs },
   { version: 2, name: 'servers', up: servers },
   { version: 3, name: 'groups-aggregates-quotas', up: groupsAggregatesQuotas },
+  { version: 4, name: 'moves', up: moves },
 ];

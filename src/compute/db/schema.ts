@@ -83,6 +83,9 @@ export type InstanceRow = {
   updated_at: string;
   deleted_at: string | null;
   deleted: number;
+  /** JSON `FlavorSnapshot`s of a resize in progress (null otherwise). */
+  old_flavor: string | null;
+  new_flavor: string | null;
 };
 
 export type InstanceMetadataRow = { instance_uuid: string; key: string; value: string };
@@ -209,7 +212,30 @@ export type QuotaRow = { project_id: string; resource: string; hard_limit: numbe
 /** Limits of a quota class; the `default` class stands in for projects without their own. */
 export type QuotaClassRow = { class_name: string; resource: string; hard_limit: number };
 
+/** A move of an instance between hosts: Nova's `migrations` record. */
+export type MigrationRow = {
+  id: Generated<number>;
+  uuid: string;
+  instance_uuid: string;
+  /** `resize`, `migration`, `live-migration` or `evacuation`. */
+  migration_type: string;
+  /** `pre-migrating`, `migrating`, `finished`, `confirming`, `confirmed`, `reverting`, `reverted`, `error`. */
+  status: string;
+  source_compute: string | null;
+  source_node: string | null;
+  dest_compute: string | null;
+  dest_node: string | null;
+  dest_host: string | null;
+  old_flavor_id: string;
+  new_flavor_id: string;
+  project_id: string;
+  user_id: string;
+  created_at: string;
+  updated_at: string;
+};
+
 export type ComputeDatabase = {
+  migrations: MigrationRow;
   instance_groups: InstanceGroupRow;
   instance_group_members: InstanceGroupMemberRow;
   aggregates: AggregateRow;

@@ -37,8 +37,10 @@ export type SchedulingRequest = {
   sameHost: readonly string[];
   /** Instances whose hosts the new one must avoid (`different_host`). */
   differentHost: readonly string[];
-  /** Hosts that failed this build already. */
+  /** Hosts that failed this build already (or a move leaves). */
   ignoreHosts: readonly string[];
+  /** When set, the only hosts considered (an admin's chosen destination). */
+  onlyHosts?: readonly string[];
   imageProperties: Readonly<Record<string, string>>;
   /** The flavor's extra specs (the aggregate filter matches them against host aggregates). */
   flavorExtraSpecs: Readonly<Record<string, string>>;

@@ -114,7 +114,9 @@ export class Scheduler {
       throw new NoValidHostError(
         `There are not enough hosts available: no host has ${request.vcpus} VCPU, ${request.memoryMb} MB of memory and ${request.diskGb} GB of disk free.`,
       );
-    const hosts = await this.#hostStates(candidates, request);
+    const all = await this.#hostStates(candidates, request);
+    const only = request.onlyHosts;
+    const hosts = only === undefined ? all : all.filter((h) => only.includes(h.host));
     const { passed, removed } = this.#filter(hosts, request);
     if (passed.length === 0) {
       const why = removed.map(([filter, n]) => `${filter} removed ${n}`).join(', ');

@@ -1,0 +1,281 @@
+/**
+ * The host side of a resize or cold migration, one step per task hand-over, as Nova's compute
+ * manager splits it: the source shuts its guest down (`resize_source`), the destination starts
+ * the guest with the new flavor and owns the instance (`resize_dest`, then VERIFY_RESIZE); a
+ * confirm destroys the source guest and drops the allocations the migration kept
+ * (`confirm_source`); a revert destroys the destination guest (`revert_dest`) and brings the
+ * source guest back with the old flavor (`revert_source`). Each step first checks that the
+ * instance is still where the step expects it, so a repeated message does nothing twice.
+ */
+import type { Logger } from '../../common/logging.ts';
+import type { MessageBus } from '../../common/messaging/bus.ts';
+import type { Instance } from '../instance-model.ts';
+import {
+  flavorColumns,
+  flavorOfColumn,
+  migrationOf,
+  setMigration,
+  type Migration,
+  type MoveStep,
+} from '../instance-moves.ts';
+import { bindPorts } from '../instance-network.ts';
+import type { StateChange } from '../instances.ts';
+import { abandonMove, type WorkerDeps } from '../lifecycle.ts';
+import { dispatch, type Task } from '../tasks.ts';
+import { GuestNotFoundError, POWER_STATE, type VirtDriver } from '../virt/driver.ts';
+import { guestSpecOf } from './guest-spec.ts';
+
+export type MoveContext = WorkerDeps & {
+  host: string;
+  driver: VirtDriver;
+  bus: MessageBus;
+  log: Logger;
+  publisher: string;
+};
+
+/** The task state each step expects the instance to hold. */
+const EXPECTED: Readonly<Record<MoveStep, string | null>> = {
+  schedule: 'resize_prep',
+  resize_source: 'resize_migrating',
+  resize_dest: 'resize_migrated',
+  confirm_source: null,
+  revert_dest: 'resize_reverting',
+  revert_source: 'resize_reverting',
+};
+
+async function finish(ctx: MoveContext, task: Task): Promise<void> {
+  await ctx.instances.db.transaction().execute((trx) => ctx.tasks.finish(trx, task.id));
+}
+
+async function handOver(
+  ctx: MoveContext,
+  task: Task,
+  host: string,
+  step: MoveStep,
+  change: StateChange,
+  expected: string,
+  event: string,
+  start: Date,
+): Promise<void> {
+  const moved = await ctx.instances.db.transaction().execute(async (trx) => {
+    const ok = await ctx.instances.update(
+      task.instanceUuid,
+      change,
+      { taskState: [expected] },
+      trx,
+    );
+    if (!ok) return false;
+    await ctx.instances.recordEvent(trx, task.instanceUuid, task.requestId, {
+      event,
+      host: ctx.host,
+      result: 'Success',
+      start,
+    });
+    return ctx.tasks.handOver(trx, task.id, ctx.host, {
+      stage: 'host',
+      host,
+      payload: { ...task.payload, step },
+    });
+  });
+  if (moved) await dispatch(ctx.bus, { id: task.id, stage: 'host', host }, task.requestId);
+}
+
+/** Powers a guest off, when the host has it. */
+async function powerOffIfThere(driver: VirtDriver, uuid: string): Promise<void> {
+  try {
+    await driver.powerOff(uuid, 60_000);
+  } catch (err) {
+    if (!(err instanceof GuestNotFoundError)) throw err;
+  }
+}
+
+/** Runs the step the task names; a task whose instance moved on is finished untouched. */
+export async function runMoveStep(ctx: MoveContext, task: Task, instance: Instance): Promise<void> {
+  const step = task.payload['step'] as MoveStep;
+  const migrationUuid = task.payload['migration'];
+  const migration =
+    typeof migrationUuid === 'string'
+      ? await migrationOf(ctx.instances.db, migrationUuid)
+      : undefined;
+  if (
+    migration === undefined ||
+    instance.row.deleted === 1 ||
+    !(step in EXPECTED) ||
+    instance.row.task_state !== EXPECTED[step]
+  ) {
+    await finish(ctx, task);
+    return;
+  }
+  try {
+    await STEPS[step](ctx, task, instance, migration);
+  } catch (err) {
+    ctx.log.warn({ err, instance: instance.row.uuid, step }, 'move step failed');
+    await abandonMove(
+      ctx,
+      task,
+      instance,
+      migration,
+      err instanceof Error ? err.message : String(err),
+    );
+  }
+}
+
+type Step = (ctx: MoveContext, task: Task, instance: Instance, m: Migration) => Promise<void>;
+
+const resizeSource: Step = async (ctx, task, instance, m) => {
+  const start = ctx.instances.now();
+  ctx.notify(ctx.publisher, 'resize.start', instance.row);
+  await powerOffIfThere(ctx.driver, instance.row.uuid);
+  await handOver(
+    ctx,
+    task,
+    m.dest_compute ?? ctx.host,
+    'resize_dest',
+    { task_state: 'resize_migrated', power_state: POWER_STATE.SHUTDOWN },
+    'resize_migrating',
+    'compute_resize_instance',
+    start,
+  );
+};
+
+const resizeDest: Step = async (ctx, task, instance, m) => {
+  const start = ctx.instances.now();
+  const flavor = flavorOfColumn(instance.row.new_flavor) ?? instance.flavor;
+  const uuid = instance.row.uuid;
+  const vifs = await bindPorts(ctx.network, instance, ctx.host, task.requestId);
+  // On the same host the old guest is replaced; elsewhere it stays shut off until the confirm.
+  if (m.source_compute === ctx.host) await ctx.driver.destroy(uuid);
+  await ctx.driver.spawn(guestSpecOf(instance, vifs, flavor));
+  if (task.payload['oldVmState'] === 'stopped') await ctx.driver.powerOff(uuid, 60_000);
+  const power = (await ctx.driver.getInfo(uuid))?.powerState ?? POWER_STATE.NOSTATE;
+  await ctx.instances.db.transaction().execute(async (trx) => {
+    const ok = await ctx.instances.update(
+      uuid,
+      {
+        ...flavorColumns(flavor),
+        host: ctx.host,
+        node: m.dest_node ?? ctx.host,
+        vm_state: 'resized',
+        task_state: null,
+        power_state: power,
+        networkInfo: vifs,
+      },
+      { taskState: ['resize_migrated'] },
+      trx,
+    );
+    if (ok) {
+      await setMigration(trx, m.uuid, { status: 'finished' }, ctx.instances.now());
+      await ctx.instances.recordEvent(trx, uuid, task.requestId, {
+        event: 'compute_finish_resize',
+        host: ctx.host,
+        result: 'Success',
+        start,
+      });
+    }
+    await ctx.tasks.finish(trx, task.id);
+  });
+  const after = await ctx.instances.row(uuid);
+  if (after !== undefined) ctx.notify(ctx.publisher, 'resize.end', after.row);
+};
+
+const confirmSource: Step = async (ctx, task, instance, m) => {
+  const start = ctx.instances.now();
+  const uuid = instance.row.uuid;
+  if (m.source_compute !== m.dest_compute) await ctx.driver.destroy(uuid);
+  await ctx.placement.deleteAllocations(m.uuid);
+  await ctx.instances.db.transaction().execute(async (trx) => {
+    const ok = await ctx.instances.update(
+      uuid,
+      {
+        vm_state: instance.row.power_state === POWER_STATE.SHUTDOWN ? 'stopped' : 'active',
+        old_flavor: null,
+        new_flavor: null,
+      },
+      { vmState: ['resized'], taskState: [null] },
+      trx,
+    );
+    if (ok) {
+      await setMigration(trx, m.uuid, { status: 'confirmed' }, ctx.instances.now());
+      await ctx.instances.recordEvent(trx, uuid, task.requestId, {
+        event: 'compute_confirm_resize',
+        host: ctx.host,
+        result: 'Success',
+        start,
+      });
+    }
+    await ctx.tasks.finish(trx, task.id);
+  });
+};
+
+const revertDest: Step = async (ctx, task, instance, m) => {
+  const start = ctx.instances.now();
+  const uuid = instance.row.uuid;
+  await ctx.driver.destroy(uuid);
+  // The instance gets back the allocations its migration kept on the source.
+  await ctx.placement.deleteAllocations(uuid);
+  await ctx.placement.moveAllocations(m.uuid, uuid, {
+    projectId: instance.row.project_id,
+    userId: instance.row.user_id,
+  });
+  await handOver(
+    ctx,
+    task,
+    m.source_compute ?? ctx.host,
+    'revert_source',
+    {},
+    'resize_reverting',
+    'compute_revert_resize',
+    start,
+  );
+};
+
+const revertSource: Step = async (ctx, task, instance, m) => {
+  const start = ctx.instances.now();
+  const uuid = instance.row.uuid;
+  const old = flavorOfColumn(instance.row.old_flavor) ?? instance.flavor;
+  const vifs = await bindPorts(ctx.network, instance, ctx.host, task.requestId);
+  if ((await ctx.driver.getInfo(uuid)) === undefined)
+    await ctx.driver.spawn(guestSpecOf(instance, vifs, old));
+  const wasStopped = task.payload['oldVmState'] === 'stopped';
+  if (wasStopped) await powerOffIfThere(ctx.driver, uuid);
+  else await ctx.driver.powerOn(uuid);
+  const power = (await ctx.driver.getInfo(uuid))?.powerState ?? POWER_STATE.NOSTATE;
+  await ctx.instances.db.transaction().execute(async (trx) => {
+    const ok = await ctx.instances.update(
+      uuid,
+      {
+        ...flavorColumns(old),
+        host: ctx.host,
+        node: m.source_node ?? ctx.host,
+        vm_state: wasStopped ? 'stopped' : 'active',
+        task_state: null,
+        power_state: power,
+        old_flavor: null,
+        new_flavor: null,
+        networkInfo: vifs,
+      },
+      { taskState: ['resize_reverting'] },
+      trx,
+    );
+    if (ok) {
+      await setMigration(trx, m.uuid, { status: 'reverted' }, ctx.instances.now());
+      await ctx.instances.recordEvent(trx, uuid, task.requestId, {
+        event: 'compute_finish_revert_resize',
+        host: ctx.host,
+        result: 'Success',
+        start,
+      });
+    }
+    await ctx.tasks.finish(trx, task.id);
+  });
+};
+
+const STEPS: Readonly<Record<MoveStep, Step>> = {
+  // Scheduling is the conductor's; a host given this step has nothing to do.
+  schedule: async (ctx, task) => finish(ctx, task),
+  resize_source: resizeSource,
+  resize_dest: resizeDest,
+  confirm_source: confirmSource,
+  revert_dest: revertDest,
+  revert_source: revertSource,
+};

@@ -1,0 +1,109 @@
+/**
+ * The conductor's part of a resize or cold migration: the instance's allocations on its source
+ * move to the migration (as Nova's conductor does), the scheduler picks a destination and claims
+ * the new flavor there for the instance, and the task goes to the source host's agent. When no
+ * host fits, the allocations go back and the instance keeps running where it was, with a fault.
+ */
+import type { Logger } from '../../common/logging.ts';
+import type { MessageBus } from '../../common/messaging/bus.ts';
+import type { Instance } from '../instance-model.ts';
+import { flavorOfColumn, migrationOf, setMigration } from '../instance-moves.ts';
+import { failAction, type WorkerDeps } from '../lifecycle.ts';
+import { NoValidHostError, type Scheduler } from '../scheduler/scheduler.ts';
+import { dispatch, type Task } from '../tasks.ts';
+
+export type MoveSchedulingDeps = WorkerDeps & {
+  name: string;
+  scheduler: Scheduler;
+  bus: MessageBus;
+  log: Logger;
+  publisher: string;
+  /** Nova's `allow_resize_to_same_host` (a cold migration always leaves its host). */
+  allowResizeToSameHost: boolean;
+};
+
+export async function scheduleMove(
+  deps: MoveSchedulingDeps,
+  task: Task,
+  instance: Instance,
+): Promise<void> {
+  const { instances, tasks, placement } = deps;
+  const { row, requestSpec: spec } = instance;
+  const uuid = task.payload['migration'];
+  const migration = typeof uuid === 'string' ? await migrationOf(instances.db, uuid) : undefined;
+  const flavor = flavorOfColumn(row.new_flavor);
+  if (
+    migration === undefined ||
+    flavor === undefined ||
+    row.deleted === 1 ||
+    row.task_state !== 'resize_prep'
+  ) {
+    await instances.db.transaction().execute((trx) => tasks.finish(trx, task.id));
+    return;
+  }
+  const owner = { projectId: row.project_id, userId: row.user_id };
+  // The source's allocations are the migration's until the move is confirmed or reverted.
+  await placement.moveAllocations(row.uuid, migration.uuid, owner);
+  const source = migration.source_compute ?? '';
+  const leave = migration.migration_type === 'migration' || !deps.allowResizeToSameHost;
+  const group = await deps.groups.placementOf(row.uuid);
+  let selection;
+  try {
+    selection = await deps.scheduler.select({
+      instanceUuid: row.uuid,
+      projectId: row.project_id,
+      userId: row.user_id,
+      vcpus: flavor.vcpus,
+      memoryMb: flavor.memory_mb,
+      diskGb: flavor.root_gb + flavor.ephemeral_gb + Math.ceil(flavor.swap / 1024),
+      availabilityZone: spec.availabilityZone,
+      sameHost: spec.hints.sameHost ?? [],
+      differentHost: spec.hints.differentHost ?? [],
+      ignoreHosts: leave ? [source] : [],
+      imageProperties: spec.imageProperties,
+      flavorExtraSpecs: flavor.extra_specs,
+      ...(migration.dest_host !== null ? { onlyHosts: [migration.dest_host] } : {}),
+      ...(group !== undefined ? { group } : {}),
+    });
+  } catch (err) {
+    if (!(err instanceof NoValidHostError)) throw err;
+    await placement.moveAllocations(migration.uuid, row.uuid, owner);
+    await setMigration(instances.db, migration.uuid, { status: 'error' }, instances.now());
+    await failAction(deps, instance, task, {
+      event: 'conductor_migrate_server',
+      host: null,
+      taskState: 'resize_prep',
+      message: err.message,
+      publisher: deps.publisher,
+      notify: 'resize',
+    });
+    return;
+  }
+  const handed = await instances.db.transaction().execute(async (trx) => {
+    const ok = await instances.update(
+      row.uuid,
+      { task_state: 'resize_migrating' },
+      { taskState: ['resize_prep'] },
+      trx,
+    );
+    if (!ok) return false;
+    await setMigration(
+      trx,
+      migration.uuid,
+      { status: 'migrating', dest_compute: selection.host, dest_node: selection.nodename },
+      instances.now(),
+    );
+    return tasks.handOver(trx, task.id, deps.name, {
+      stage: 'host',
+      host: source,
+      payload: { ...task.payload, step: 'resize_source' },
+    });
+  });
+  if (!handed) {
+    // Deleted or reset meanwhile: the new claim must not leak, the migration gives its back.
+    await placement.deleteAllocations(row.uuid);
+    await placement.moveAllocations(migration.uuid, row.uuid, owner);
+    return;
+  }
+  await dispatch(deps.bus, { id: task.id, stage: 'host', host: source }, task.requestId);
+}
