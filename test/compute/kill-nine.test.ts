@@ -88,7 +88,7 @@ describe('compute under kill -9', { timeout: 300_000 }, () => {
     await Promise.all([conductor.waitFor(/compute\s+http/), agents.waitFor(/compute\s+http/)]);
 
     // The admin of clouds.yaml, and the cloud's own URLs.
-    const clouds = parse(readFileSync(join(dataDir, 'clouds.yaml'), 'utf8')) as any;
+    const clouds = parse(readFileSync(join(dataDir, 'clouds.yaml'), 'utf8'));
     const auth = clouds.clouds.tstack.auth;
     const tokenRes = await fetch(`${auth.auth_url}/auth/tokens`, {
       method: 'POST',
