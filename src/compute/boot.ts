@@ -79,7 +79,7 @@ function bad(message: string): BadRequestError {
 }
 
 /** Nova's generated password: 12 characters with no look-alikes (`[api] password_length`). */
-function generatePassword(): string {
+export function generatePassword(): string {
   const groups = ['23456789', 'ABCDEFGHJKLMNPQRSTUVWXYZ', 'abcdefghijkmnopqrstuvwxyz'];
   const all = groups.join('');
   const bytes = randomBytes(12);

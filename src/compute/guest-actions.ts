@@ -15,6 +15,9 @@ export const GUEST_ACTION_NAMES = [
   'unpause',
   'suspend',
   'resume',
+  'rescue',
+  'unrescue',
+  'rebuild',
 ] as const;
 export type GuestActionName = (typeof GUEST_ACTION_NAMES)[number];
 
@@ -110,6 +113,34 @@ export const GUEST_ACTIONS: Readonly<Record<GuestActionName, GuestAction>> = {
     to: 'active',
     event: 'compute_resume_instance',
     notify: 'resume',
+  },
+  rescue: {
+    action: 'rescue',
+    from: ['active', 'stopped', 'error'],
+    fromTask: NO_TASK,
+    taskState: 'rescuing',
+    to: 'rescued',
+    event: 'compute_rescue_instance',
+    notify: 'rescue',
+  },
+  unrescue: {
+    action: 'unrescue',
+    from: ['rescued'],
+    fromTask: NO_TASK,
+    taskState: 'unrescuing',
+    to: 'active',
+    event: 'compute_unrescue_instance',
+    notify: 'unrescue',
+  },
+  // The guest is made again from the (new) image; a stopped server is stopped again after.
+  rebuild: {
+    action: 'rebuild',
+    from: ['active', 'stopped', 'error'],
+    fromTask: NO_TASK,
+    taskState: 'rebuilding',
+    to: 'active',
+    event: 'compute_rebuild_instance',
+    notify: 'rebuild',
   },
 };
 

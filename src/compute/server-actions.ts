@@ -9,7 +9,7 @@ import type { MessageBus } from '../common/messaging/bus.ts';
 import { GUEST_ACTIONS, type GuestActionName } from './guest-actions.ts';
 import type { Hosts } from './hosts.ts';
 import type { Instance } from './instance-model.ts';
-import type { Instances } from './instances.ts';
+import type { Instances, StateChange } from './instances.ts';
 import { callHost } from './host-rpc.ts';
 import { dispatch, type Tasks } from './tasks.ts';
 
@@ -101,6 +101,14 @@ export async function requestGuestAction(
   instance: Instance,
   actor: Actor,
   name: GuestActionName,
+  options: {
+    /** More for the agent (a rescue image…); the instance's state before is always there. */
+    payload?: Record<string, string>;
+    /** Columns the request changes with the task state (a rebuild's image, name…). */
+    change?: StateChange;
+    /** All of the server's metadata after the request (a rebuild may replace it). */
+    metadata?: Readonly<Record<string, string>>;
+  } = {},
 ): Promise<void> {
   const spec = GUEST_ACTIONS[name];
   checkLock(instance, actor);
@@ -111,11 +119,20 @@ export async function requestGuestAction(
   const ids = await deps.instances.db.transaction().execute(async (trx) => {
     const changed = await deps.instances.update(
       uuid,
-      { task_state: spec.taskState },
+      { ...options.change, task_state: spec.taskState },
       { vmState: spec.from, taskState: spec.fromTask },
       trx,
     );
     if (!changed) return undefined;
+    if (options.metadata !== undefined) {
+      await trx.deleteFrom('instance_metadata').where('instance_uuid', '=', uuid).execute();
+      const rows = Object.entries(options.metadata).map(([key, value]) => ({
+        instance_uuid: uuid,
+        key,
+        value,
+      }));
+      if (rows.length > 0) await trx.insertInto('instance_metadata').values(rows).execute();
+    }
     await deps.instances.startAction(trx, {
       uuids: [uuid],
       requestId: actor.requestId,
@@ -129,7 +146,7 @@ export async function requestGuestAction(
         kind: 'action',
         stage: 'host',
         host,
-        payload: { action: name },
+        payload: { ...options.payload, action: name, oldVmState: instance.row.vm_state },
         requestId: actor.requestId,
       },
     ]);

@@ -25,6 +25,7 @@ import type { PlacementClient } from '../placement/client.ts';
 import { ComputeAgent } from './agent/compute-agent.ts';
 import { instanceActionRoutes } from './api/instance-actions.ts';
 import { serverActionRoutes } from './api/server-actions.ts';
+import { REBUILD_ACTIONS } from './api/server-rebuild.ts';
 import { aggregateRoutes } from './api/aggregates.ts';
 import { availabilityZoneRoutes } from './api/availability-zones.ts';
 import { migrationRoutes } from './api/migrations.ts';
@@ -256,7 +257,7 @@ export async function createComputeService(
         flavorRoutes(api, deps);
         keyPairRoutes(api, deps);
         serverRoutes(api, deps);
-        serverActionRoutes(api, deps);
+        serverActionRoutes(api, deps, REBUILD_ACTIONS);
         serverMetadataRoutes(api, deps);
         serverTagRoutes(api, deps);
         instanceActionRoutes(api, deps);

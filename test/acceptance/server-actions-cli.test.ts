@@ -1,7 +1,7 @@
 /**
  * Server actions through the real `openstack` CLI against `tstack up`: stop/start, reboot (soft
  * and hard), pause/unpause, suspend/resume, lock/unlock, the console log, properties and tags,
- * the event log, `server set --state` and `server delete --force`.
+ * rebuild, rescue/unrescue, the event log, `server set --state` and `server delete --force`.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -86,7 +86,7 @@ describe('openstack CLI: server actions', { timeout: 240_000 }, () => {
     await cloud.fails(['server', 'event', 'list', 'act-1'], { env: member });
   });
 
-  it('lock, console log, properties and tags, set --state, delete --force', async () => {
+  it('lock, console log, properties and tags, rebuild, rescue, set --state, delete --force', async () => {
     await cloud.ok([
       'server',
       'create',
@@ -134,6 +134,18 @@ describe('openstack CLI: server actions', { timeout: 240_000 }, () => {
     ]);
     assert.deepEqual(tagged['properties'], { tier: 'db' });
     assert.deepEqual(tagged['tags'], ['blue']);
+
+    await cloud.ok(['server', 'rebuild', '--image', 'tstack-test', 'act-2']);
+    assert.equal((await showUntil('act-2', settled))['status'], 'ACTIVE');
+    await cloud.ok(['server', 'rescue', 'act-2']);
+    assert.equal((await showUntil('act-2', settled))['status'], 'RESCUE');
+    await cloud.ok(['server', 'unrescue', 'act-2']);
+    assert.equal((await showUntil('act-2', settled))['status'], 'ACTIVE');
+    const events = await cloud.json<Row[]>(['server', 'event', 'list', 'act-2']);
+    assert.deepEqual(
+      events.slice(0, 3).map((e) => e['Action']),
+      ['unrescue', 'rescue', 'rebuild'],
+    );
 
     await cloud.ok(['server', 'set', '--state', 'error', 'act-2']);
     assert.equal((await cloud.json(['server', 'show', 'act-2']))['status'], 'ERROR');

@@ -73,6 +73,8 @@ export type ServersHarness = Harness & {
   ): Promise<Reply>;
   /** A public, active image everyone may boot. */
   imageId: string;
+  /** Makes another public, active image; returns its id. */
+  makeImage(name: string): Promise<string>;
   /** A shared network with an IPv4 subnet in 198.18.0.0/24. */
   networkId: string;
   /** Polls the server (as admin) until `done` says so, at most `ms` milliseconds. */
@@ -264,21 +266,25 @@ export async function serversHarness(
     if (reply.status !== status) throw new Error(`${what}: ${reply.status} ${reply.text}`);
     return reply;
   };
-  const image = await must(
-    neighbour('image', 'POST', '/v2/images', {
-      body: { name: 'test', disk_format: 'raw', container_format: 'bare', visibility: 'public' },
-    }),
-    201,
-    'create image',
-  );
-  const imageId = image.body.id as string;
-  const upload = await h.neighbours.get('image')?.app.inject({
-    method: 'PUT',
-    url: `/v2/images/${imageId}/file`,
-    headers: { 'x-auth-token': h.admin, 'content-type': 'application/octet-stream' },
-    payload: Buffer.alloc(1024),
-  });
-  if (upload?.statusCode !== 204) throw new Error(`upload image: ${upload?.statusCode}`);
+  const makeImage = async (name: string): Promise<string> => {
+    const image = await must(
+      neighbour('image', 'POST', '/v2/images', {
+        body: { name, disk_format: 'raw', container_format: 'bare', visibility: 'public' },
+      }),
+      201,
+      'create image',
+    );
+    const id = image.body.id as string;
+    const upload = await h.neighbours.get('image')?.app.inject({
+      method: 'PUT',
+      url: `/v2/images/${id}/file`,
+      headers: { 'x-auth-token': h.admin, 'content-type': 'application/octet-stream' },
+      payload: Buffer.alloc(1024),
+    });
+    if (upload?.statusCode !== 204) throw new Error(`upload image: ${upload?.statusCode}`);
+    return id;
+  };
+  const imageId = await makeImage('test');
   const net = await must(
     neighbour('network', 'POST', '/v2.0/networks', {
       body: { network: { name: 'shared', shared: true } },
@@ -305,5 +311,5 @@ export async function serversHarness(
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
   };
-  return { ...h, neighbour, imageId, networkId, waitFor };
+  return { ...h, neighbour, imageId, makeImage, networkId, waitFor };
 }

@@ -289,6 +289,74 @@ describe('server actions', () => {
     );
   });
 
+  it('rebuilds from another image, keeps a stopped server stopped, rescues and unrescues', async (t) => {
+    const h = await serversHarness(t, { hosts: [{ hostname: 'host-1' }] });
+    const id = await activeServer(h);
+    const driver = guestOf(h, id);
+    const other = await h.makeImage('other');
+    const rebuilt = await act(
+      h,
+      id,
+      { rebuild: { imageRef: other, name: 'renamed', metadata: { b: '2' } } },
+      { version: '2.75' },
+    );
+    assert.equal(rebuilt.status, 202, rebuilt.text);
+    assert.equal(rebuilt.body.server.status, 'REBUILD');
+    assert.equal(rebuilt.body.server.adminPass.length, 12);
+    const after = await h.waitFor(id, settled);
+    assert.equal(after.status, 'ACTIVE');
+    assert.equal(after.name, 'renamed');
+    assert.equal(after.image.id, other);
+    assert.deepEqual(after.metadata, { b: '2' });
+    assert.equal(driver.specOf(id)?.imageId, other);
+    assert.ok(driver.calls.includes(`destroy ${id}`));
+
+    assert.equal((await act(h, id, { 'os-stop': null })).status, 202);
+    await h.waitFor(id, settled);
+    assert.equal((await act(h, id, { rebuild: { imageRef: h.imageId } })).status, 202);
+    const stopped = await h.waitFor(id, settled);
+    assert.equal(stopped.status, 'SHUTOFF');
+    assert.equal(stopped.image.id, h.imageId);
+    assert.equal((await act(h, id, { 'os-start': null })).status, 202);
+    await h.waitFor(id, settled);
+
+    const rescued = await act(h, id, { rescue: { rescue_image_ref: other, adminPass: 'secret' } });
+    assert.equal(rescued.status, 200, rescued.text);
+    assert.deepEqual(rescued.body, { adminPass: 'secret' });
+    assert.equal((await h.waitFor(id, settled)).status, 'RESCUE');
+    assert.equal(driver.rescueImageOf(id), other);
+    assert.equal((await act(h, id, { unrescue: null })).status, 202);
+    assert.equal((await h.waitFor(id, settled)).status, 'ACTIVE');
+    assert.equal(driver.rescueImageOf(id), undefined);
+
+    const cases: [string, unknown, number, string][] = [
+      ['rebuild without an image', { rebuild: {} }, 400, "'imageRef' is a required property"],
+      [
+        'rebuild from an unknown image',
+        { rebuild: { imageRef: 'nope' } },
+        400,
+        'Image nope could not be found.',
+      ],
+      [
+        'rescue from an unknown image',
+        { rescue: { rescue_image_ref: 'nope' } },
+        400,
+        'Image nope could not be found.',
+      ],
+      ['unrescue while active', { unrescue: null }, 409, "Cannot 'unrescue' instance"],
+    ];
+    for (const [name, body, status, message] of cases) {
+      const r = await act(h, id, body);
+      assert.equal(r.status, status, `${name}: ${r.text}`);
+      assert.ok((Object.values(r.body)[0] as any).message.includes(message), `${name}: ${r.text}`);
+    }
+    const log = await h.call('GET', `/v2.1/servers/${id}/os-instance-actions`);
+    assert.deepEqual(
+      log.body.instanceActions.slice(0, 6).map((a: any) => a.action),
+      ['unrescue', 'rescue', 'start', 'rebuild', 'stop', 'rebuild'],
+    );
+  });
+
   it('pages the action log from 2.58', async (t) => {
     const h = await serversHarness(t, { hosts: [{ hostname: 'host-1' }] });
     const id = await activeServer(h);

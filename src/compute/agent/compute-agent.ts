@@ -12,7 +12,7 @@ import type { MessageBus, Subscription } from '../../common/messaging/bus.ts';
 import { UpstreamStatusError } from '../../common/http/json-client.ts';
 import { toDbTimestamp } from '../../common/db/portable.ts';
 import type { Hosts } from '../hosts.ts';
-import type { Instance } from '../instance-model.ts';
+import type { Instance, VmState } from '../instance-model.ts';
 import { allocatePorts, releasePorts } from '../instance-network.ts';
 import { GUEST_ACTIONS, isGuestActionName } from '../guest-actions.ts';
 import { completeDelete, failAction, failBuild, type WorkerDeps } from '../lifecycle.ts';
@@ -315,8 +315,9 @@ export class ComputeAgent {
     const spec = GUEST_ACTIONS[name];
     const start = instances.now();
     this.#o.notify(this.#publisher, `${spec.notify}.start`, instance.row);
+    let to: VmState = spec.to;
     try {
-      await runGuestAction(driver, this.#hypervisorType, uuid, name);
+      to = (await runGuestAction(driver, this.#hypervisorType, instance, name, task.payload)) ?? to;
     } catch (err) {
       this.#log.warn({ err, instance: uuid, action: name }, 'guest action failed');
       await failAction(this.#o, instance, task, {
@@ -333,7 +334,12 @@ export class ComputeAgent {
     await instances.db.transaction().execute(async (trx) => {
       const changed = await instances.update(
         uuid,
-        { vm_state: spec.to, task_state: null, power_state: power },
+        {
+          vm_state: to,
+          task_state: null,
+          power_state: power,
+          ...(name === 'rebuild' ? { launched_at: toDbTimestamp(instances.now()) } : {}),
+        },
         { taskState: [spec.taskState] },
         trx,
       );

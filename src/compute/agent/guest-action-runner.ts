@@ -3,7 +3,9 @@
  * capability an action needs (pause, suspend) refuses it with a message the fault carries.
  */
 import type { GuestActionName } from '../guest-actions.ts';
-import { canPause, canSuspend, type VirtDriver } from '../virt/driver.ts';
+import type { Instance, VmState } from '../instance-model.ts';
+import { canPause, canRescue, canSuspend, type VirtDriver } from '../virt/driver.ts';
+import { guestSpecOf } from './guest-spec.ts';
 
 /** How long a stop waits for the guest to shut down by itself (Nova's `shutdown_timeout`). */
 const SHUTDOWN_TIMEOUT_MS = 60_000;
@@ -15,12 +17,18 @@ export class UnsupportedActionError extends Error {
   }
 }
 
+/**
+ * Does the action; returns the `vm_state` it ends in when that is not the table's (a rebuild of
+ * a stopped server ends stopped).
+ */
 export async function runGuestAction(
   driver: VirtDriver,
   driverName: string,
-  uuid: string,
+  instance: Instance,
   name: GuestActionName,
-): Promise<void> {
+  payload: Readonly<Record<string, unknown>>,
+): Promise<VmState | void> {
+  const uuid = instance.row.uuid;
   switch (name) {
     case 'stop':
       return driver.powerOff(uuid, SHUTDOWN_TIMEOUT_MS);
@@ -38,5 +46,21 @@ export async function runGuestAction(
     case 'resume':
       if (!canSuspend(driver)) throw new UnsupportedActionError(name, driverName);
       return name === 'suspend' ? driver.suspend(uuid) : driver.resume(uuid);
+    case 'rescue': {
+      if (!canRescue(driver)) throw new UnsupportedActionError(name, driverName);
+      const image = payload['rescueImage'];
+      return driver.rescue(uuid, typeof image === 'string' ? image : instance.row.image_ref);
+    }
+    case 'unrescue':
+      if (!canRescue(driver)) throw new UnsupportedActionError(name, driverName);
+      return driver.unrescue(uuid);
+    case 'rebuild':
+      await driver.destroy(uuid);
+      await driver.spawn(guestSpecOf(instance, instance.networkInfo));
+      if (payload['oldVmState'] === 'stopped') {
+        await driver.powerOff(uuid, SHUTDOWN_TIMEOUT_MS);
+        return 'stopped';
+      }
+      return undefined;
   }
 }

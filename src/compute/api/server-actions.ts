@@ -31,7 +31,7 @@ import {
   type ApiDeps,
 } from './context.ts';
 
-type ActionContext = {
+export type ActionContext = {
   request: FastifyRequest;
   deps: ApiDeps;
   instance: Instance;
@@ -41,11 +41,11 @@ type ActionContext = {
 };
 
 /** What an action answers: its status and, for some, a body. */
-type ActionResult = { status: number; body?: unknown };
+export type ActionResult = { status: number; body?: unknown };
 
-type ActionHandler = (ctx: ActionContext) => Promise<ActionResult>;
+export type ActionHandler = (ctx: ActionContext) => Promise<ActionResult>;
 
-const ACCEPTED: ActionResult = { status: 202 };
+export const ACCEPTED: ActionResult = { status: 202 };
 
 function guest(policy: string, name: GuestActionName): ActionHandler {
   return async ({ request, deps, instance, actor }) => {
@@ -56,7 +56,7 @@ function guest(policy: string, name: GuestActionName): ActionHandler {
 }
 
 /** An action's value when it must be an object. @throws BadRequestError (400) otherwise. */
-function objectValue(action: string, value: unknown): Record<string, unknown> {
+export function objectValue(action: string, value: unknown): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     throw invalidField(action, value, `${repr(value)} is not of type 'object'`);
   return value as Record<string, unknown>;

@@ -86,6 +86,13 @@ export interface SuspendingDriver extends VirtDriver {
   resume(uuid: string): Promise<void>;
 }
 
+export interface RescuingDriver extends VirtDriver {
+  /** Boots the guest from `imageId` with its own disk attached second (Nova's rescue). */
+  rescue(uuid: string, imageId: string): Promise<void>;
+  /** Boots the guest from its own disk again. */
+  unrescue(uuid: string): Promise<void>;
+}
+
 export interface ConsoleDriver extends VirtDriver {
   /** The guest's serial console output; the last `lines` lines when given. */
   consoleOutput(uuid: string, lines?: number): Promise<string>;
@@ -97,6 +104,10 @@ export function canPause(driver: VirtDriver): driver is PausingDriver {
 
 export function canSuspend(driver: VirtDriver): driver is SuspendingDriver {
   return 'suspend' in driver && 'resume' in driver;
+}
+
+export function canRescue(driver: VirtDriver): driver is RescuingDriver {
+  return 'rescue' in driver && 'unrescue' in driver;
 }
 
 export function hasConsole(driver: VirtDriver): driver is ConsoleDriver {

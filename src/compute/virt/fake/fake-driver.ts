@@ -13,6 +13,7 @@ import {
   type HostResources,
   type PausingDriver,
   type PowerState,
+  type RescuingDriver,
   type SuspendingDriver,
 } from '../driver.ts';
 
@@ -29,9 +30,15 @@ export type FakeDriverOptions = {
   failAction?: (call: string, uuid: string) => string | undefined;
 };
 
-type FakeGuest = { spec: GuestSpec; powerState: PowerState; console: string[] };
+type FakeGuest = {
+  spec: GuestSpec;
+  powerState: PowerState;
+  console: string[];
+  /** The image a rescue booted it from, while rescued. */
+  rescueImage?: string;
+};
 
-export class FakeDriver implements PausingDriver, SuspendingDriver, ConsoleDriver {
+export class FakeDriver implements PausingDriver, SuspendingDriver, RescuingDriver, ConsoleDriver {
   readonly #options: FakeDriverOptions;
   readonly #guests = new Map<string, FakeGuest>();
   /** Every call, in order: `spawn <uuid>`, `destroy <uuid>`, … */
@@ -108,6 +115,26 @@ export class FakeDriver implements PausingDriver, SuspendingDriver, ConsoleDrive
 
   async resume(uuid: string): Promise<void> {
     this.#set(uuid, 'resume', POWER_STATE.RUNNING);
+  }
+
+  async rescue(uuid: string, imageId: string): Promise<void> {
+    this.#set(uuid, 'rescue', POWER_STATE.RUNNING);
+    this.#guest(uuid).rescueImage = imageId;
+  }
+
+  async unrescue(uuid: string): Promise<void> {
+    this.#set(uuid, 'unrescue', POWER_STATE.RUNNING);
+    delete this.#guest(uuid).rescueImage;
+  }
+
+  /** The image a rescued guest runs from (for tests). */
+  rescueImageOf(uuid: string): string | undefined {
+    return this.#guests.get(uuid)?.rescueImage;
+  }
+
+  /** The spec a guest was last made with (for tests). */
+  specOf(uuid: string): GuestSpec | undefined {
+    return this.#guests.get(uuid)?.spec;
   }
 
   async consoleOutput(uuid: string, lines?: number): Promise<string> {
