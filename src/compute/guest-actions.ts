@@ -18,6 +18,7 @@ export const GUEST_ACTION_NAMES = [
   'rescue',
   'unrescue',
   'rebuild',
+  'snapshot',
 ] as const;
 export type GuestActionName = (typeof GUEST_ACTION_NAMES)[number];
 
@@ -141,6 +142,16 @@ export const GUEST_ACTIONS: Readonly<Record<GuestActionName, GuestAction>> = {
     to: 'active',
     event: 'compute_rebuild_instance',
     notify: 'rebuild',
+  },
+  // The guest's disk is copied into an image; the server stays in its state.
+  snapshot: {
+    action: 'createImage',
+    from: ['active', 'stopped', 'paused', 'suspended'],
+    fromTask: NO_TASK,
+    taskState: 'image_snapshot',
+    to: 'active',
+    event: 'compute_snapshot_instance',
+    notify: 'snapshot',
   },
 };
 

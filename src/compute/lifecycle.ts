@@ -6,6 +6,7 @@
 import type { Logger } from '../common/logging.ts';
 import type { NetworkClient } from '../network/client.ts';
 import type { PlacementClient } from '../placement/client.ts';
+import type { ImageClient } from '../image/client.ts';
 import { toDbTimestamp } from '../common/db/portable.ts';
 import type { Instance } from './instance-model.ts';
 import { releasePorts } from './instance-network.ts';
@@ -20,6 +21,7 @@ export type WorkerDeps = {
   tasks: Tasks;
   placement: PlacementClient;
   network: NetworkClient;
+  images: ImageClient;
   notify: InstanceNotifier;
   groups: ServerGroups;
   logger: Logger;

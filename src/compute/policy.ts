@@ -54,6 +54,7 @@ export const COMPUTE_POLICY: readonly RuleDefault[] = [
   rule('os_compute_api:os-console-output', OWNER),
   rule('os_compute_api:servers:resize', OWNER),
   rule('os_compute_api:servers:rebuild', OWNER),
+  rule('os_compute_api:servers:create_image', OWNER),
   rule('os_compute_api:os-rescue', OWNER),
   rule('os_compute_api:os-unrescue', OWNER),
   rule('os_compute_api:servers:confirm_resize', OWNER),

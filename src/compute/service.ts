@@ -159,6 +159,7 @@ export async function createComputeService(
     tasks,
     placement: neighbours.placement,
     network: neighbours.network,
+    images: neighbours.images,
     notify,
     groups,
     logger: ctx.logger,

@@ -22,16 +22,60 @@ export type ImageSummary = {
 
 export type AsUser = { token?: string; globalRequestId?: string | undefined };
 
+/** A new image record: Glance's core fields and any extra properties, all strings. */
+export type NewImage = {
+  name: string;
+  disk_format: string;
+  container_format: string;
+  visibility?: string;
+  min_disk?: number;
+  min_ram?: number;
+  [property: string]: string | number | undefined;
+};
+
 export interface ImageClient {
   /** The image, or undefined when it does not exist or the caller cannot see it. */
   getImage(id: string, as?: AsUser): Promise<ImageSummary | undefined>;
+  /** Creates an image record (queued, no data yet) owned by the caller's project. */
+  createImage(image: NewImage, as?: AsUser): Promise<ImageSummary>;
+  /** Uploads the image's data; the image becomes active. */
+  uploadImage(id: string, data: Uint8Array, as?: AsUser): Promise<void>;
+  /** Deletes the image; one that is gone already is fine. */
+  deleteImage(id: string, as?: AsUser): Promise<void>;
+  /** Where clients find the image (`Location` of Nova's createImage before 2.45). */
+  imageUrl(id: string): string;
 }
 
 export class HttpImageClient implements ImageClient {
   readonly #http: JsonClient;
+  readonly #baseUrl: string;
 
   constructor(options: Omit<JsonClientOptions, 'service'>) {
     this.#http = new JsonClient({ ...options, service: 'image' });
+    this.#baseUrl = options.baseUrl;
+  }
+
+  async createImage(image: NewImage, as: AsUser = {}): Promise<ImageSummary> {
+    const reply = await this.#http.request('POST', '/v2/images', { ...as, body: image });
+    return reply.body as ImageSummary;
+  }
+
+  async uploadImage(id: string, data: Uint8Array, as: AsUser = {}): Promise<void> {
+    await this.#http.request('PUT', `/v2/images/${encodeURIComponent(id)}/file`, {
+      ...as,
+      raw: { contentType: 'application/octet-stream', data },
+    });
+  }
+
+  async deleteImage(id: string, as: AsUser = {}): Promise<void> {
+    await this.#http.request('DELETE', `/v2/images/${encodeURIComponent(id)}`, {
+      ...as,
+      expect: [204, 404],
+    });
+  }
+
+  imageUrl(id: string): string {
+    return `${this.#baseUrl}/v2/images/${id}`;
   }
 
   async getImage(id: string, as: AsUser = {}): Promise<ImageSummary | undefined> {

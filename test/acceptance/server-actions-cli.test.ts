@@ -1,7 +1,8 @@
 /**
  * Server actions through the real `openstack` CLI against `tstack up`: stop/start, reboot (soft
  * and hard), pause/unpause, suspend/resume, lock/unlock, the console log, properties and tags,
- * rebuild, rescue/unrescue, the event log, `server set --state` and `server delete --force`.
+ * rebuild, rescue/unrescue, `server image create`, the event log, `server set --state` and
+ * `server delete --force`.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -146,6 +147,21 @@ describe('openstack CLI: server actions', { timeout: 240_000 }, () => {
       events.slice(0, 3).map((e) => e['Action']),
       ['unrescue', 'rescue', 'rebuild'],
     );
+
+    const snap = await cloud.json([
+      'server',
+      'image',
+      'create',
+      '--name',
+      'act-snap',
+      '--wait',
+      'act-2',
+    ]);
+    assert.equal(snap['name'], 'act-snap');
+    const image = await cloud.json(['image', 'show', 'act-snap']);
+    assert.equal(image['status'], 'active');
+    assert.match(JSON.stringify(image['properties']), /"image_type": ?"snapshot"/);
+    await cloud.ok(['image', 'delete', 'act-snap']);
 
     await cloud.ok(['server', 'set', '--state', 'error', 'act-2']);
     assert.equal((await cloud.json(['server', 'show', 'act-2']))['status'], 'ERROR');

@@ -357,6 +357,74 @@ describe('server actions', () => {
     );
   });
 
+  it('snapshots a server into an image its project owns, and boots from it', async (t) => {
+    let failSnapshots = false;
+    const h = await serversHarness(t, {
+      hosts: [
+        {
+          hostname: 'host-1',
+          failAction: (call) => (call === 'snapshot' && failSnapshots ? 'disk busy' : undefined),
+        },
+      ],
+    });
+    const alice = h.token('alice', 'project-a');
+    const id = await activeServer(h, alice);
+    const r = await act(
+      h,
+      id,
+      { createImage: { name: 'snap-1', metadata: { purpose: 'test' } } },
+      {
+        token: alice,
+        version: '2.45',
+      },
+    );
+    assert.equal(r.status, 202, r.text);
+    const imageId = r.body.image_id;
+    assert.match(imageId, /^[0-9a-f-]{36}$/);
+    assert.equal((await h.waitFor(id, settled)).status, 'ACTIVE');
+    const image = await h.neighbour('image', 'GET', `/v2/images/${imageId}`);
+    assert.equal(image.body.status, 'active');
+    assert.equal(image.body.owner, 'project-a');
+    assert.equal(image.body.instance_uuid, id);
+    assert.equal(image.body.image_type, 'snapshot');
+    assert.equal(image.body.base_image_ref, h.imageId);
+    assert.equal(image.body.purpose, 'test');
+    assert.equal(image.body.size, 1024);
+    // Before 2.45 the answer is the image's Location.
+    const old = await act(h, id, { createImage: { name: 'snap-2' } }, { token: alice });
+    assert.equal(old.status, 202);
+    assert.match(String(old.headers['location']), /\/v2\/images\/[0-9a-f-]{36}$/);
+    await h.waitFor(id, settled);
+    // The snapshot boots.
+    const booted = await h.call('POST', '/v2.1/servers', {
+      token: alice,
+      body: {
+        server: {
+          name: 'from-snap',
+          imageRef: imageId,
+          flavorRef: '1',
+          networks: [{ uuid: h.networkId }],
+        },
+      },
+    });
+    assert.equal(booted.status, 202, booted.text);
+    assert.equal((await h.waitFor(booted.body.server.id, settled)).status, 'ACTIVE');
+    // A failed snapshot leaves no image behind and the server as it was.
+    failSnapshots = true;
+    const failed = await act(
+      h,
+      id,
+      { createImage: { name: 'snap-3' } },
+      { token: alice, version: '2.45' },
+    );
+    assert.equal(failed.status, 202);
+    assert.equal((await h.waitFor(id, settled)).status, 'ACTIVE');
+    const gone = await h.neighbour('image', 'GET', `/v2/images/${failed.body.image_id}`);
+    assert.equal(gone.status, 404);
+    const bad = await act(h, id, { createImage: {} }, { token: alice });
+    assert.equal(bad.status, 400);
+  });
+
   it('pages the action log from 2.58', async (t) => {
     const h = await serversHarness(t, { hosts: [{ hostname: 'host-1' }] });
     const id = await activeServer(h);

@@ -48,6 +48,8 @@ export type JsonClientOptions = {
 
 export type RequestOptions = {
   body?: unknown;
+  /** A body that is not JSON (an image's data), sent as it is with its content type. */
+  raw?: { contentType: string; data: Uint8Array };
   /** Statuses that are not errors; default 200–204. */
   expect?: readonly number[];
   /** A user's token instead of the service's own. */
@@ -100,8 +102,11 @@ export class JsonClient {
       'x-auth-token': options.token ?? (await this.#options.token()),
     };
     if (options.globalRequestId !== undefined) headers[REQUEST_ID_HEADER] = options.globalRequestId;
-    let payload: string | undefined;
-    if (options.body !== undefined) {
+    let payload: string | Uint8Array | undefined;
+    if (options.raw !== undefined) {
+      headers['content-type'] = options.raw.contentType;
+      payload = options.raw.data;
+    } else if (options.body !== undefined) {
       headers['content-type'] = 'application/json';
       payload = JSON.stringify(options.body);
     }

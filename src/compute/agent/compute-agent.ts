@@ -317,7 +317,15 @@ export class ComputeAgent {
     this.#o.notify(this.#publisher, `${spec.notify}.start`, instance.row);
     let to: VmState = spec.to;
     try {
-      to = (await runGuestAction(driver, this.#hypervisorType, instance, name, task.payload)) ?? to;
+      to =
+        (await runGuestAction(
+          driver,
+          this.#hypervisorType,
+          instance,
+          name,
+          task.payload,
+          this.#o.images,
+        )) ?? to;
     } catch (err) {
       this.#log.warn({ err, instance: uuid, action: name }, 'guest action failed');
       await failAction(this.#o, instance, task, {

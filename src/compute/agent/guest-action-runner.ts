@@ -4,7 +4,8 @@
  */
 import type { GuestActionName } from '../guest-actions.ts';
 import type { Instance, VmState } from '../instance-model.ts';
-import { canPause, canRescue, canSuspend, type VirtDriver } from '../virt/driver.ts';
+import type { ImageClient } from '../../image/client.ts';
+import { canPause, canRescue, canSnapshot, canSuspend, type VirtDriver } from '../virt/driver.ts';
 import { guestSpecOf } from './guest-spec.ts';
 
 /** How long a stop waits for the guest to shut down by itself (Nova's `shutdown_timeout`). */
@@ -27,6 +28,7 @@ export async function runGuestAction(
   instance: Instance,
   name: GuestActionName,
   payload: Readonly<Record<string, unknown>>,
+  images: ImageClient,
 ): Promise<VmState | void> {
   const uuid = instance.row.uuid;
   switch (name) {
@@ -62,5 +64,18 @@ export async function runGuestAction(
         return 'stopped';
       }
       return undefined;
+    case 'snapshot': {
+      const image = String(payload['imageId']);
+      try {
+        if (!canSnapshot(driver)) throw new UnsupportedActionError(name, driverName);
+        const disk = await driver.snapshot(uuid);
+        await images.uploadImage(image, disk.data);
+      } catch (err) {
+        // The queued image would never become active: it goes, as Nova deletes it.
+        await images.deleteImage(image).catch(() => undefined);
+        throw err;
+      }
+      return instance.row.vm_state as VmState;
+    }
   }
 }

@@ -41,7 +41,11 @@ export type ActionContext = {
 };
 
 /** What an action answers: its status and, for some, a body. */
-export type ActionResult = { status: number; body?: unknown };
+export type ActionResult = {
+  status: number;
+  body?: unknown;
+  headers?: Readonly<Record<string, string>>;
+};
 
 export type ActionHandler = (ctx: ActionContext) => Promise<ActionResult>;
 
@@ -263,6 +267,7 @@ export function serverActionRoutes(app: App, deps: ApiDeps, more: ServerActionTa
         value: (body as Record<string, unknown>)[name],
       });
       reply.code(result.status);
+      for (const [name, value] of Object.entries(result.headers ?? {})) reply.header(name, value);
       return result.body === undefined ? reply.send() : result.body;
     },
   );

@@ -1,13 +1,15 @@
 /**
- * The actions that remake a server's guest: `rebuild` (a new image, optionally a new name,
- * metadata, key or user data; 202 with the server) and `rescue`/`unrescue` (boot from a rescue
- * image with the server's disk attached; the rescue answers 200 with the password).
+ * The actions between a server and images: `rebuild` (a new image, optionally a new name,
+ * metadata, key or user data; 202 with the server), `rescue`/`unrescue` (boot from a rescue
+ * image with the server's disk attached; the rescue answers 200 with the password) and
+ * `createImage` (a snapshot of the server's disk).
  */
 import type { FastifyRequest } from 'fastify';
 import { BadRequestError } from '../../common/errors.ts';
 import { generatePassword } from '../boot.ts';
 import type { StateChange } from '../instances.ts';
-import { requestGuestAction } from '../server-actions.ts';
+import { GUEST_ACTIONS } from '../guest-actions.ts';
+import { checkState, requestGuestAction } from '../server-actions.ts';
 import {
   atLeast,
   authorize,
@@ -182,4 +184,56 @@ const rebuild: ActionHandler = async ({ request, deps, instance, actor, value })
   return { status: 202, body: { server: { ...server, adminPass } } };
 };
 
-export const REBUILD_ACTIONS: ServerActionTable = { rebuild, rescue, unrescue };
+/**
+ * `createImage`: the image record is made first, with the caller's token (so their project owns
+ * it), then the host's agent uploads the guest's disk into it. 2.45 answers with the image id,
+ * older versions with its `Location`.
+ */
+const createImage: ActionHandler = async ({ request, deps, instance, actor, value }) => {
+  const body = objectValue('createImage', value);
+  onlyKeys(body, ['name', 'metadata'], 'createImage');
+  const name = body['name'];
+  if (name === undefined) throw invalidField('createImage', body, "'name' is a required property");
+  if (typeof name !== 'string' || name.trim().length === 0 || name.length > 255)
+    throw invalidField('name', name, `${repr(name)} is not a name of 1 to 255 characters`);
+  const metadata =
+    body['metadata'] === undefined ? {} : parseMetadata('metadata', body['metadata']);
+  authorize(request, deps, 'os_compute_api:servers:create_image', {
+    project_id: instance.row.project_id,
+  });
+  const spec = GUEST_ACTIONS.snapshot;
+  checkState(instance, spec.action, spec.from, spec.fromTask);
+  const as = { token: request.auth.authToken, globalRequestId: request.globalRequestId };
+  const base =
+    instance.row.image_ref === ''
+      ? undefined
+      : await deps.images.getImage(instance.row.image_ref, as);
+  const image = await deps.images.createImage(
+    {
+      ...metadata,
+      name,
+      disk_format: base?.disk_format ?? 'raw',
+      container_format: base?.container_format ?? 'bare',
+      visibility: 'private',
+      min_disk: Math.max(instance.row.root_gb, base?.min_disk ?? 0),
+      min_ram: base?.min_ram ?? 0,
+      image_type: 'snapshot',
+      instance_uuid: instance.row.uuid,
+      base_image_ref: instance.row.image_ref,
+      user_id: request.auth.userId,
+    },
+    as,
+  );
+  try {
+    await requestGuestAction(deps, instance, actor, 'snapshot', {
+      payload: { imageId: image.id },
+    });
+  } catch (err) {
+    await deps.images.deleteImage(image.id, as).catch(() => undefined);
+    throw err;
+  }
+  if (atLeast(request, 45)) return { status: 202, body: { image_id: image.id } };
+  return { status: 202, headers: { location: deps.images.imageUrl(image.id) } };
+};
+
+export const REBUILD_ACTIONS: ServerActionTable = { rebuild, rescue, unrescue, createImage };

@@ -93,6 +93,14 @@ export interface RescuingDriver extends VirtDriver {
   unrescue(uuid: string): Promise<void>;
 }
 
+/** A guest's root disk, as an image service takes it. */
+export type DiskImage = { diskFormat: string; data: Uint8Array };
+
+export interface SnapshottingDriver extends VirtDriver {
+  /** A copy of the guest's root disk as it is now (the guest keeps running). */
+  snapshot(uuid: string): Promise<DiskImage>;
+}
+
 export interface ConsoleDriver extends VirtDriver {
   /** The guest's serial console output; the last `lines` lines when given. */
   consoleOutput(uuid: string, lines?: number): Promise<string>;
@@ -108,6 +116,10 @@ export function canSuspend(driver: VirtDriver): driver is SuspendingDriver {
 
 export function canRescue(driver: VirtDriver): driver is RescuingDriver {
   return 'rescue' in driver && 'unrescue' in driver;
+}
+
+export function canSnapshot(driver: VirtDriver): driver is SnapshottingDriver {
+  return 'snapshot' in driver;
 }
 
 export function hasConsole(driver: VirtDriver): driver is ConsoleDriver {

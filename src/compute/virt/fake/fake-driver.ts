@@ -13,7 +13,9 @@ import {
   type HostResources,
   type PausingDriver,
   type PowerState,
+  type DiskImage,
   type RescuingDriver,
+  type SnapshottingDriver,
   type SuspendingDriver,
 } from '../driver.ts';
 
@@ -38,7 +40,9 @@ type FakeGuest = {
   rescueImage?: string;
 };
 
-export class FakeDriver implements PausingDriver, SuspendingDriver, RescuingDriver, ConsoleDriver {
+export class FakeDriver
+  implements PausingDriver, SuspendingDriver, RescuingDriver, SnapshottingDriver, ConsoleDriver
+{
   readonly #options: FakeDriverOptions;
   readonly #guests = new Map<string, FakeGuest>();
   /** Every call, in order: `spawn <uuid>`, `destroy <uuid>`, … */
@@ -125,6 +129,17 @@ export class FakeDriver implements PausingDriver, SuspendingDriver, RescuingDriv
   async unrescue(uuid: string): Promise<void> {
     this.#set(uuid, 'unrescue', POWER_STATE.RUNNING);
     delete this.#guest(uuid).rescueImage;
+  }
+
+  /** A small raw disk that names the guest and the image it came from. */
+  async snapshot(uuid: string): Promise<DiskImage> {
+    this.calls.push(`snapshot ${uuid}`);
+    const failure = this.#options.failAction?.('snapshot', uuid);
+    if (failure !== undefined) throw new Error(failure);
+    const guest = this.#guest(uuid);
+    const data = Buffer.alloc(1024);
+    data.write(`fake disk of ${uuid} from image ${guest.spec.imageId}\n`);
+    return { diskFormat: 'raw', data };
   }
 
   /** The image a rescued guest runs from (for tests). */
