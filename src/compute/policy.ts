@@ -61,6 +61,8 @@ export const COMPUTE_POLICY: readonly RuleDefault[] = [
   rule('os_compute_api:servers:revert_resize', OWNER),
   rule('os_compute_api:os-migrate-server:migrate', ADMIN),
   rule('os_compute_api:os-migrations:index', ADMIN),
+  rule('os_compute_api:os-simple-tenant-usage:list', ADMIN),
+  rule('os_compute_api:os-simple-tenant-usage:show', OWNER),
   rule('os_compute_api:os-admin-actions:reset_state', ADMIN),
   rule('os_compute_api:os-instance-actions:list', OWNER),
   rule('os_compute_api:os-instance-actions:show', OWNER),

@@ -30,6 +30,7 @@ import { aggregateRoutes } from './api/aggregates.ts';
 import { availabilityZoneRoutes } from './api/availability-zones.ts';
 import { migrationRoutes } from './api/migrations.ts';
 import { quotaRoutes } from './api/quota-sets.ts';
+import { tenantUsageRoutes } from './api/tenant-usage.ts';
 import { serverGroupRoutes } from './api/server-groups.ts';
 import { serverMetadataRoutes } from './api/server-metadata.ts';
 import { serverTagRoutes } from './api/server-tags.ts';
@@ -267,6 +268,7 @@ export async function createComputeService(
         aggregateRoutes(api, deps);
         availabilityZoneRoutes(api, deps);
         migrationRoutes(api, deps);
+        tenantUsageRoutes(api, deps);
         serviceRoutes(api, deps);
       });
     },

@@ -82,6 +82,15 @@ describe('openstack CLI: server actions', { timeout: 240_000 }, () => {
     ]);
     assert.equal(shown['action'], 'stop');
     assert.match(JSON.stringify(shown['events']), /compute_stop_instance/);
+    // Usage counts it for the admin project.
+    const count = (v: unknown) => (Array.isArray(v) ? v.length : Number(v));
+    const usage = await cloud.json<Row[]>(['usage', 'list']);
+    assert.ok(
+      usage.some((u) => count(u['Servers']) >= 1 && Number(u['RAM MB-Hours']) > 0),
+      JSON.stringify(usage),
+    );
+    const mine = await cloud.json(['usage', 'show']);
+    assert.ok(count(mine['Servers']) >= 1, JSON.stringify(mine));
     // Another project can neither act on it nor read its log.
     await cloud.fails(['server', 'stop', 'act-1'], { env: member });
     await cloud.fails(['server', 'event', 'list', 'act-1'], { env: member });
