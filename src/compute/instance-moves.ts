@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Selectable } from 'kysely';
-import { BadRequestError, ForbiddenError, NotFoundError } from '../common/errors.ts';
+import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '../common/errors.ts';
 import { fromDbJson, toDbJson, toDbTimestamp } from '../common/db/portable.ts';
 import type { MigrationRow } from './db/schema.ts';
 import type { FlavorSnapshot, Instance } from './instance-model.ts';
@@ -24,11 +24,20 @@ import { POWER_STATE } from './virt/driver.ts';
 
 export type Migration = Selectable<MigrationRow>;
 
-export type MoveKind = 'resize' | 'migration';
+export type MoveKind = 'resize' | 'migration' | 'live-migration' | 'evacuation';
 
 /** What a move task carries: its migration, and the step the next worker does. */
 export type MoveStep =
-  'schedule' | 'resize_source' | 'resize_dest' | 'confirm_source' | 'revert_dest' | 'revert_source';
+  | 'schedule'
+  | 'resize_source'
+  | 'resize_dest'
+  | 'confirm_source'
+  | 'revert_dest'
+  | 'revert_source'
+  | 'live_dest_prepare'
+  | 'live_source_run'
+  | 'live_dest_finish'
+  | 'evacuate_dest';
 
 export function migrationNotFound(id: string | number): NotFoundError {
   return new NotFoundError(`Migration ${id} could not be found.`, 'compute.migration_not_found');
@@ -89,15 +98,46 @@ export type MoveDeps = ActionDeps & { quotas: Quotas };
  *   BadRequestError (400) for the same flavor, a smaller disk, or an unknown host;
  *   ForbiddenError (403) when the bigger flavor does not fit the quota.
  */
+/** Per kind: the instance action, the states it may start from, the task state it sets. */
+const KINDS: Readonly<
+  Record<MoveKind, { action: string; from: readonly string[]; taskState: string; status: string }>
+> = {
+  resize: {
+    action: 'resize',
+    from: ['active', 'stopped'],
+    taskState: 'resize_prep',
+    status: 'pre-migrating',
+  },
+  migration: {
+    action: 'migrate',
+    from: ['active', 'stopped'],
+    taskState: 'resize_prep',
+    status: 'pre-migrating',
+  },
+  'live-migration': {
+    action: 'live-migration',
+    from: ['active', 'paused'],
+    taskState: 'migrating',
+    status: 'accepted',
+  },
+  evacuation: {
+    action: 'evacuate',
+    from: ['active', 'stopped', 'paused', 'suspended', 'error'],
+    taskState: 'rebuilding',
+    status: 'accepted',
+  },
+};
+
 export async function requestMove(
   deps: MoveDeps,
   instance: Instance,
   actor: Actor,
   move: { kind: MoveKind; flavor: FlavorSnapshot; host?: string },
 ): Promise<void> {
-  const action = move.kind === 'resize' ? 'resize' : 'migrate';
+  const kind = KINDS[move.kind];
+  const action = kind.action;
   checkLock(instance, actor);
-  checkState(instance, action, ['active', 'stopped']);
+  checkState(instance, action, kind.from);
   const { row, flavor: old } = instance;
   if (row.host === null)
     throw new BadRequestError(
@@ -117,6 +157,14 @@ export async function requestMove(
       );
     await checkGrowth(deps, instance, move.flavor);
   }
+  if (move.kind === 'evacuation') {
+    const service = await deps.hosts.service(row.host, 'nova-compute');
+    if (service !== undefined && deps.hosts.isUp(service))
+      throw new ConflictError(
+        `Compute service of ${row.host} is still in use.`,
+        'compute.host_in_use',
+      );
+  }
   if (move.host !== undefined) {
     if ((await deps.hosts.service(move.host, 'nova-compute')) === undefined)
       throw new BadRequestError(
@@ -134,8 +182,13 @@ export async function requestMove(
   const ids = await deps.instances.db.transaction().execute(async (trx) => {
     const changed = await deps.instances.update(
       row.uuid,
-      { task_state: 'resize_prep', new_flavor: toDbJson(move.flavor), old_flavor: toDbJson(old) },
-      { vmState: ['active', 'stopped'], taskState: [null] },
+      {
+        task_state: kind.taskState,
+        ...(kind.taskState === 'resize_prep'
+          ? { new_flavor: toDbJson(move.flavor), old_flavor: toDbJson(old) }
+          : {}),
+      },
+      { vmState: kind.from, taskState: [null] },
       trx,
     );
     if (!changed) return undefined;
@@ -145,7 +198,7 @@ export async function requestMove(
         uuid: migration,
         instance_uuid: row.uuid,
         migration_type: move.kind,
-        status: 'pre-migrating',
+        status: kind.status,
         source_compute: row.host,
         source_node: row.node,
         dest_compute: null,

@@ -60,6 +60,8 @@ export const COMPUTE_POLICY: readonly RuleDefault[] = [
   rule('os_compute_api:servers:confirm_resize', OWNER),
   rule('os_compute_api:servers:revert_resize', OWNER),
   rule('os_compute_api:os-migrate-server:migrate', ADMIN),
+  rule('os_compute_api:os-migrate-server:migrate_live', ADMIN),
+  rule('os_compute_api:os-evacuate', ADMIN),
   rule('os_compute_api:os-migrations:index', ADMIN),
   rule('os_compute_api:os-simple-tenant-usage:list', ADMIN),
   rule('os_compute_api:os-simple-tenant-usage:show', OWNER),

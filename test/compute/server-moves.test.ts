@@ -125,6 +125,78 @@ describe('resize and migrate', () => {
     );
   });
 
+  it('live-migrates a running and a paused server to the other host', async (t) => {
+    const h = await serversHarness(t);
+    for (const paused of [false, true]) {
+      const server = await activeServer(h);
+      const id = server.id;
+      const source = server['OS-EXT-SRV-ATTR:host'];
+      const other = source === 'host-1' ? 'host-2' : 'host-1';
+      if (paused) {
+        await act(h, id, { pause: null });
+        await h.waitFor(id, settled);
+      }
+      const r = await act(
+        h,
+        id,
+        { 'os-migrateLive': { host: null, block_migration: 'auto' } },
+        { version: '2.25' },
+      );
+      assert.equal(r.status, 202, r.text);
+      const moved = await h.waitFor(id, settled);
+      assert.equal(moved.status, paused ? 'PAUSED' : 'ACTIVE');
+      assert.equal(moved['OS-EXT-SRV-ATTR:host'], other);
+      const [src, dst] = source === 'host-1' ? h.drivers : [...h.drivers].reverse();
+      assert.equal(await src?.getInfo(id), undefined);
+      assert.equal((await dst?.getInfo(id))?.powerState, paused ? 3 : 1);
+      const held = await allocations(h);
+      assert.deepEqual(held.get(id), [[other, TINY]]);
+      const ports = await h.neighbour('network', 'GET', `/v2.0/ports?device_id=${id}`);
+      assert.equal(ports.body.ports[0]['binding:host_id'], other);
+      const m = (
+        await h.call('GET', `/v2.1/os-migrations?instance_uuid=${id}`, { version: '2.23' })
+      ).body.migrations[0];
+      assert.deepEqual([m.migration_type, m.status], ['live-migration', 'completed']);
+    }
+    const consumers = await allocations(h);
+    assert.equal(consumers.size, 2, 'no migration keeps an allocation');
+  });
+
+  it('evacuates a server from a host that is down, and only then', async (t) => {
+    const h = await serversHarness(t);
+    const server = await activeServer(h);
+    const id = server.id;
+    const source = server['OS-EXT-SRV-ATTR:host'];
+    const other = source === 'host-1' ? 'host-2' : 'host-1';
+    const up = await act(h, id, { evacuate: {} }, { version: '2.14' });
+    assert.equal(up.status, 409);
+    assert.equal(
+      up.body.conflictingRequest.message,
+      `Compute service of ${source} is still in use.`,
+    );
+    await h.service.agents.find((a) => a.host === source)?.stop();
+    const services = await h.call('GET', `/v2.1/os-services?host=${source}`, { version: '2.53' });
+    const down = await h.call('PUT', `/v2.1/os-services/${services.body.services[0].id}`, {
+      version: '2.53',
+      body: { forced_down: true },
+    });
+    assert.equal(down.status, 200, down.text);
+    const r = await act(h, id, { evacuate: {} }, { version: '2.14' });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.text, '');
+    const moved = await h.waitFor(id, settled);
+    assert.equal(moved.status, 'ACTIVE');
+    assert.equal(moved['OS-EXT-SRV-ATTR:host'], other);
+    assert.deepEqual((await allocations(h)).get(id), [[other, TINY]]);
+    assert.equal((await allocations(h)).size, 1);
+    const m = (await h.call('GET', `/v2.1/os-migrations?instance_uuid=${id}`, { version: '2.23' }))
+      .body.migrations[0];
+    assert.deepEqual([m.migration_type, m.status, m.dest_compute], ['evacuation', 'done', other]);
+    // New servers go to the host that is up.
+    const again = await activeServer(h);
+    assert.equal(again['OS-EXT-SRV-ATTR:host'], other);
+  });
+
   it('refuses bad moves, and keeps the server where it is when no host fits', async (t) => {
     const h = await serversHarness(t, { hosts: [{ hostname: 'host-1' }] });
     const alice = h.token('alice', 'project-a');

@@ -1,15 +1,18 @@
 /**
- * The host side of a resize or cold migration, one step per task hand-over, as Nova's compute
- * manager splits it: the source shuts its guest down (`resize_source`), the destination starts
- * the guest with the new flavor and owns the instance (`resize_dest`, then VERIFY_RESIZE); a
- * confirm destroys the source guest and drops the allocations the migration kept
- * (`confirm_source`); a revert destroys the destination guest (`revert_dest`) and brings the
- * source guest back with the old flavor (`revert_source`). Each step first checks that the
- * instance is still where the step expects it, so a repeated message does nothing twice.
+ * The host side of a move, one step per task hand-over, as Nova's compute manager splits it.
+ * Resize and cold migration: the source shuts its guest down (`resize_source`), the destination
+ * starts the guest with the new flavor and owns the instance (`resize_dest`, then
+ * VERIFY_RESIZE); a confirm destroys the source guest and drops the allocations the migration
+ * kept (`confirm_source`); a revert destroys the destination guest (`revert_dest`) and brings
+ * the source guest back with the old flavor (`revert_source`). Live migration: the destination
+ * prepares a guest, the source hands its own over, the destination takes the instance
+ * (`live_*`). Evacuation: the destination makes the guest again (`evacuate_dest`). Each step
+ * first checks that the instance is still where the step expects it, so a repeated message
+ * does nothing twice.
  */
 import type { Logger } from '../../common/logging.ts';
 import type { MessageBus } from '../../common/messaging/bus.ts';
-import type { Instance } from '../instance-model.ts';
+import type { Instance, VmState } from '../instance-model.ts';
 import {
   flavorColumns,
   flavorOfColumn,
@@ -22,7 +25,7 @@ import { bindPorts } from '../instance-network.ts';
 import type { StateChange } from '../instances.ts';
 import { abandonMove, type WorkerDeps } from '../lifecycle.ts';
 import { dispatch, type Task } from '../tasks.ts';
-import { GuestNotFoundError, POWER_STATE, type VirtDriver } from '../virt/driver.ts';
+import { canPause, GuestNotFoundError, POWER_STATE, type VirtDriver } from '../virt/driver.ts';
 import { guestSpecOf } from './guest-spec.ts';
 
 export type MoveContext = WorkerDeps & {
@@ -41,6 +44,10 @@ const EXPECTED: Readonly<Record<MoveStep, string | null>> = {
   confirm_source: null,
   revert_dest: 'resize_reverting',
   revert_source: 'resize_reverting',
+  live_dest_prepare: 'migrating',
+  live_source_run: 'migrating',
+  live_dest_finish: 'migrating',
+  evacuate_dest: 'rebuilding',
 };
 
 async function finish(ctx: MoveContext, task: Task): Promise<void> {
@@ -270,7 +277,119 @@ const revertSource: Step = async (ctx, task, instance, m) => {
   });
 };
 
+/** Live migration, first on the destination: a guest is made there to receive the source's. */
+const liveDestPrepare: Step = async (ctx, task, instance, m) => {
+  const start = ctx.instances.now();
+  ctx.notify(ctx.publisher, 'live_migration_pre.start', instance.row);
+  await ctx.driver.spawn(guestSpecOf(instance, instance.networkInfo));
+  if (task.payload['oldVmState'] === 'paused' && canPause(ctx.driver))
+    await ctx.driver.pause(instance.row.uuid);
+  await setMigration(ctx.instances.db, m.uuid, { status: 'running' }, ctx.instances.now());
+  await handOver(
+    ctx,
+    task,
+    m.source_compute ?? ctx.host,
+    'live_source_run',
+    {},
+    'migrating',
+    'compute_pre_live_migration',
+    start,
+  );
+};
+
+/** The source hands its guest over (for the fake driver: lets it go) and returns the task. */
+const liveSourceRun: Step = async (ctx, task, instance, m) => {
+  const start = ctx.instances.now();
+  await ctx.driver.destroy(instance.row.uuid);
+  await handOver(
+    ctx,
+    task,
+    m.dest_compute ?? ctx.host,
+    'live_dest_finish',
+    {},
+    'migrating',
+    'compute_live_migration',
+    start,
+  );
+};
+
+/** The destination owns the instance: its ports, the allocations, the host. */
+const liveDestFinish: Step = async (ctx, task, instance, m) => {
+  await arrive(ctx, task, instance, m, {
+    vmState: task.payload['oldVmState'] === 'paused' ? 'paused' : 'active',
+    taskState: 'migrating',
+    status: 'completed',
+    event: 'compute_post_live_migration_at_destination',
+    notify: 'live_migration_post',
+  });
+};
+
+/** Evacuation: the source is down; the guest is made again here from its image. */
+const evacuateDest: Step = async (ctx, task, instance, m) => {
+  const uuid = instance.row.uuid;
+  const vifs = await bindPorts(ctx.network, instance, ctx.host, task.requestId);
+  await ctx.driver.spawn(guestSpecOf(instance, vifs));
+  const stopped = task.payload['oldVmState'] === 'stopped';
+  if (stopped) await ctx.driver.powerOff(uuid, 60_000);
+  await arrive(ctx, task, instance, m, {
+    vmState: stopped ? 'stopped' : 'active',
+    taskState: 'rebuilding',
+    status: 'done',
+    event: 'compute_rebuild_instance',
+    notify: 'evacuate',
+  });
+};
+
+/**
+ * The last step of a live migration or evacuation: ports bound here, the allocations the
+ * migration kept on the source dropped, the instance moved to this host.
+ */
+async function arrive(
+  ctx: MoveContext,
+  task: Task,
+  instance: Instance,
+  m: Migration,
+  end: { vmState: VmState; taskState: string; status: string; event: string; notify: string },
+): Promise<void> {
+  const start = ctx.instances.now();
+  const uuid = instance.row.uuid;
+  const vifs = await bindPorts(ctx.network, instance, ctx.host, task.requestId);
+  await ctx.placement.deleteAllocations(m.uuid);
+  const power = (await ctx.driver.getInfo(uuid))?.powerState ?? POWER_STATE.NOSTATE;
+  await ctx.instances.db.transaction().execute(async (trx) => {
+    const ok = await ctx.instances.update(
+      uuid,
+      {
+        host: ctx.host,
+        node: m.dest_node ?? ctx.host,
+        vm_state: end.vmState,
+        task_state: null,
+        power_state: power,
+        networkInfo: vifs,
+      },
+      { taskState: [end.taskState] },
+      trx,
+    );
+    if (ok) {
+      await setMigration(trx, m.uuid, { status: end.status }, ctx.instances.now());
+      await ctx.instances.recordEvent(trx, uuid, task.requestId, {
+        event: end.event,
+        host: ctx.host,
+        result: 'Success',
+        start,
+      });
+    }
+    await ctx.tasks.finish(trx, task.id);
+  });
+  const after = await ctx.instances.row(uuid);
+  if (after !== undefined) ctx.notify(ctx.publisher, `${end.notify}.end`, after.row);
+}
+
 const STEPS: Readonly<Record<MoveStep, Step>> = {
+  live_dest_prepare: liveDestPrepare,
+  live_source_run: liveSourceRun,
+  live_dest_finish: liveDestFinish,
+  evacuate_dest: evacuateDest,
   // Scheduling is the conductor's; a host given this step has nothing to do.
   schedule: async (ctx, task) => finish(ctx, task),
   resize_source: resizeSource,

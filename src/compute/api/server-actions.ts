@@ -7,7 +7,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../../common/http/app.ts';
 import { BadRequestError } from '../../common/errors.ts';
 import type { GuestActionName } from '../guest-actions.ts';
-import { snapshotOf } from '../boot.ts';
+import { generatePassword, snapshotOf } from '../boot.ts';
 import type { Instance } from '../instance-model.ts';
 import { requestMove, requestMoveEnd } from '../instance-moves.ts';
 import {
@@ -205,6 +205,63 @@ const migrate: ActionHandler = async ({ request, deps, instance, actor, value })
   return ACCEPTED;
 };
 
+/** An optional target host of a move. @throws BadRequestError (400) for a bad value. */
+function hostOf(body: Record<string, unknown>): string | undefined {
+  const h = body['host'];
+  if (h === undefined || h === null) return undefined;
+  if (typeof h !== 'string' || h.length < 1 || h.length > 255)
+    throw invalidField('host', h, `${repr(h)} is not a host name`);
+  return h;
+}
+
+const migrateLive: ActionHandler = async ({ request, deps, instance, actor, value }) => {
+  const body = objectValue('os-migrateLive', value);
+  const allowed = ['host', 'block_migration'];
+  if (!atLeast(request, 25)) allowed.push('disk_over_commit');
+  if (atLeast(request, 30) && !atLeast(request, 68)) allowed.push('force');
+  onlyKeys(body, allowed, 'os-migrateLive');
+  if (!('host' in body))
+    throw invalidField('os-migrateLive', body, "'host' is a required property");
+  if (!atLeast(request, 25) && !('block_migration' in body))
+    throw invalidField('os-migrateLive', body, "'block_migration' is a required property");
+  const host = hostOf(body);
+  authorize(request, deps, 'os_compute_api:os-migrate-server:migrate_live', {
+    project_id: instance.row.project_id,
+  });
+  await requestMove(deps, instance, actor, {
+    kind: 'live-migration',
+    flavor: instance.flavor,
+    ...(host !== undefined ? { host } : {}),
+  });
+  return ACCEPTED;
+};
+
+const evacuate: ActionHandler = async ({ request, deps, instance, actor, value }) => {
+  const body = value === null || value === undefined ? {} : objectValue('evacuate', value);
+  const allowed = ['host', 'adminPass'];
+  if (!atLeast(request, 14)) allowed.push('onSharedStorage');
+  if (atLeast(request, 29) && !atLeast(request, 68)) allowed.push('force');
+  if (atLeast(request, 95)) allowed.push('targetState');
+  onlyKeys(body, allowed, 'evacuate');
+  if (!atLeast(request, 14) && !('onSharedStorage' in body))
+    throw invalidField('evacuate', body, "'onSharedStorage' is a required property");
+  const host = hostOf(body);
+  const pass = body['adminPass'];
+  if (pass !== undefined && typeof pass !== 'string')
+    throw invalidField('adminPass', pass, `${repr(pass)} is not of type 'string'`);
+  authorize(request, deps, 'os_compute_api:os-evacuate', {
+    project_id: instance.row.project_id,
+  });
+  await requestMove(deps, instance, actor, {
+    kind: 'evacuation',
+    flavor: instance.flavor,
+    ...(host !== undefined ? { host } : {}),
+  });
+  // Before 2.14 the answer carries the new password; from 2.14 it is empty.
+  if (atLeast(request, 14)) return { status: 200 };
+  return { status: 200, body: { adminPass: typeof pass === 'string' ? pass : generatePassword() } };
+};
+
 function moveEnd(end: 'confirm' | 'revert'): ActionHandler {
   return async ({ request, deps, instance, actor }) => {
     authorize(request, deps, `os_compute_api:servers:${end}_resize`, {
@@ -216,6 +273,8 @@ function moveEnd(end: 'confirm' | 'revert'): ActionHandler {
 }
 
 const ACTIONS: Readonly<Record<string, ActionHandler>> = {
+  'os-migrateLive': migrateLive,
+  evacuate,
   resize,
   migrate,
   confirmResize: moveEnd('confirm'),

@@ -1,13 +1,14 @@
 /**
- * The conductor's part of a resize or cold migration: the instance's allocations on its source
- * move to the migration (as Nova's conductor does), the scheduler picks a destination and claims
- * the new flavor there for the instance, and the task goes to the source host's agent. When no
- * host fits, the allocations go back and the instance keeps running where it was, with a fault.
+ * The conductor's part of a move (resize, cold or live migration, evacuation): the instance's
+ * allocations on its source move to the migration (as Nova's conductor does), the scheduler
+ * picks a destination and claims the flavor there for the instance, and the task goes to the
+ * agent that acts first. When no host fits, the allocations go back and the instance stays
+ * where it was, with a fault.
  */
 import type { Logger } from '../../common/logging.ts';
 import type { MessageBus } from '../../common/messaging/bus.ts';
 import type { Instance } from '../instance-model.ts';
-import { flavorOfColumn, migrationOf, setMigration } from '../instance-moves.ts';
+import { flavorOfColumn, migrationOf, setMigration, type MoveStep } from '../instance-moves.ts';
 import { failAction, type WorkerDeps } from '../lifecycle.ts';
 import { NoValidHostError, type Scheduler } from '../scheduler/scheduler.ts';
 import { dispatch, type Task } from '../tasks.ts';
@@ -22,6 +23,31 @@ export type MoveSchedulingDeps = WorkerDeps & {
   allowResizeToSameHost: boolean;
 };
 
+/** Per kind of move: the task state while it is scheduled, what follows, and who goes first. */
+const PLAN: Readonly<
+  Record<string, { waiting: string; next: string; step: MoveStep; first: 'source' | 'dest' }>
+> = {
+  resize: {
+    waiting: 'resize_prep',
+    next: 'resize_migrating',
+    step: 'resize_source',
+    first: 'source',
+  },
+  migration: {
+    waiting: 'resize_prep',
+    next: 'resize_migrating',
+    step: 'resize_source',
+    first: 'source',
+  },
+  'live-migration': {
+    waiting: 'migrating',
+    next: 'migrating',
+    step: 'live_dest_prepare',
+    first: 'dest',
+  },
+  evacuation: { waiting: 'rebuilding', next: 'rebuilding', step: 'evacuate_dest', first: 'dest' },
+};
+
 export async function scheduleMove(
   deps: MoveSchedulingDeps,
   task: Task,
@@ -31,12 +57,13 @@ export async function scheduleMove(
   const { row, requestSpec: spec } = instance;
   const uuid = task.payload['migration'];
   const migration = typeof uuid === 'string' ? await migrationOf(instances.db, uuid) : undefined;
-  const flavor = flavorOfColumn(row.new_flavor);
+  const plan = migration === undefined ? undefined : PLAN[migration.migration_type];
+  const flavor = flavorOfColumn(row.new_flavor) ?? instance.flavor;
   if (
     migration === undefined ||
-    flavor === undefined ||
+    plan === undefined ||
     row.deleted === 1 ||
-    row.task_state !== 'resize_prep'
+    row.task_state !== plan.waiting
   ) {
     await instances.db.transaction().execute((trx) => tasks.finish(trx, task.id));
     return;
@@ -45,7 +72,7 @@ export async function scheduleMove(
   // The source's allocations are the migration's until the move is confirmed or reverted.
   await placement.moveAllocations(row.uuid, migration.uuid, owner);
   const source = migration.source_compute ?? '';
-  const leave = migration.migration_type === 'migration' || !deps.allowResizeToSameHost;
+  const leave = migration.migration_type !== 'resize' || !deps.allowResizeToSameHost;
   const group = await deps.groups.placementOf(row.uuid);
   let selection;
   try {
@@ -72,18 +99,19 @@ export async function scheduleMove(
     await failAction(deps, instance, task, {
       event: 'conductor_migrate_server',
       host: null,
-      taskState: 'resize_prep',
+      taskState: plan.waiting,
       message: err.message,
       publisher: deps.publisher,
       notify: 'resize',
     });
     return;
   }
+  const first = plan.first === 'source' ? source : selection.host;
   const handed = await instances.db.transaction().execute(async (trx) => {
     const ok = await instances.update(
       row.uuid,
-      { task_state: 'resize_migrating' },
-      { taskState: ['resize_prep'] },
+      { task_state: plan.next },
+      { taskState: [plan.waiting] },
       trx,
     );
     if (!ok) return false;
@@ -95,8 +123,8 @@ export async function scheduleMove(
     );
     return tasks.handOver(trx, task.id, deps.name, {
       stage: 'host',
-      host: source,
-      payload: { ...task.payload, step: 'resize_source' },
+      host: first,
+      payload: { ...task.payload, step: plan.step },
     });
   });
   if (!handed) {
@@ -105,5 +133,5 @@ export async function scheduleMove(
     await placement.moveAllocations(migration.uuid, row.uuid, owner);
     return;
   }
-  await dispatch(deps.bus, { id: task.id, stage: 'host', host: source }, task.requestId);
+  await dispatch(deps.bus, { id: task.id, stage: 'host', host: first }, task.requestId);
 }
