@@ -68,12 +68,20 @@ export async function completeDelete(
 }
 
 export async function releasePortsAndClaims(
-  deps: Pick<WorkerDeps, 'network' | 'placement'>,
+  deps: Pick<WorkerDeps, 'network' | 'placement' | 'instances'>,
   instance: Instance,
   requestId: string,
 ): Promise<void> {
   await releasePorts(deps.network, instance, requestId);
   await deps.placement.deleteAllocations(instance.row.uuid);
+  // A move in progress keeps the source's allocations under its migration: they go too.
+  const moves = await deps.instances.db
+    .selectFrom('migrations')
+    .select('uuid')
+    .where('instance_uuid', '=', instance.row.uuid)
+    .where('status', 'not in', ['confirmed', 'reverted', 'error', 'completed', 'done'])
+    .execute();
+  for (const m of moves) await deps.placement.deleteAllocations(m.uuid);
 }
 
 /** ERROR with a fault; the task ends. Allocations stay with the instance until it is deleted. */
