@@ -143,8 +143,10 @@ export function buildProgram(): Command {
       const logger = createLogger({ level: config.log.level, destination: config.log.file ?? '-' });
       const say = (line: string): void => void process.stderr.write(`${line}\n`);
       const cloud = await startCloud({ config, services: [name as ServiceName], logger });
-      printEndpoints(cloud, say);
+      // Stopping is set up before the endpoints are announced: whoever waits for them may stop
+      // the process at once.
       runUntilSignal(cloud, logger, say);
+      printEndpoints(cloud, say);
     });
 
   withCommonFlags(program.command('bootstrap'))
