@@ -22,7 +22,7 @@ import {
   type MoveStep,
 } from '../instance-moves.ts';
 import { bindPorts } from '../instance-network.ts';
-import type { StateChange } from '../instances.ts';
+import type { Expected, StateChange } from '../instances.ts';
 import { abandonMove, type WorkerDeps } from '../lifecycle.ts';
 import { dispatch, type Task } from '../tasks.ts';
 import { canPause, GuestNotFoundError, POWER_STATE, type VirtDriver } from '../virt/driver.ts';
@@ -85,6 +85,31 @@ async function handOver(
     });
   });
   if (moved) await dispatch(ctx.bus, { id: task.id, stage: 'host', host }, task.requestId);
+}
+
+/**
+ * Ends a move on this host in one transaction: the instance changes (only if it still is in the
+ * expected states), the migration gets its final status, the action its event, the task ends.
+ */
+async function settle(
+  ctx: MoveContext,
+  task: Task,
+  m: Migration,
+  end: { change: StateChange; expected: Expected; status: string; event: string; start: Date },
+): Promise<void> {
+  await ctx.instances.db.transaction().execute(async (trx) => {
+    const ok = await ctx.instances.update(task.instanceUuid, end.change, end.expected, trx);
+    if (ok) {
+      await setMigration(trx, m.uuid, { status: end.status }, ctx.instances.now());
+      await ctx.instances.recordEvent(trx, task.instanceUuid, task.requestId, {
+        event: end.event,
+        host: ctx.host,
+        result: 'Success',
+        start: end.start,
+      });
+    }
+    await ctx.tasks.finish(trx, task.id);
+  });
 }
 
 /** Powers a guest off, when the host has it. */
@@ -155,31 +180,20 @@ const resizeDest: Step = async (ctx, task, instance, m) => {
   await ctx.driver.spawn(guestSpecOf(instance, vifs, flavor));
   if (task.payload['oldVmState'] === 'stopped') await ctx.driver.powerOff(uuid, 60_000);
   const power = (await ctx.driver.getInfo(uuid))?.powerState ?? POWER_STATE.NOSTATE;
-  await ctx.instances.db.transaction().execute(async (trx) => {
-    const ok = await ctx.instances.update(
-      uuid,
-      {
-        ...flavorColumns(flavor),
-        host: ctx.host,
-        node: m.dest_node ?? ctx.host,
-        vm_state: 'resized',
-        task_state: null,
-        power_state: power,
-        networkInfo: vifs,
-      },
-      { taskState: ['resize_migrated'] },
-      trx,
-    );
-    if (ok) {
-      await setMigration(trx, m.uuid, { status: 'finished' }, ctx.instances.now());
-      await ctx.instances.recordEvent(trx, uuid, task.requestId, {
-        event: 'compute_finish_resize',
-        host: ctx.host,
-        result: 'Success',
-        start,
-      });
-    }
-    await ctx.tasks.finish(trx, task.id);
+  await settle(ctx, task, m, {
+    change: {
+      ...flavorColumns(flavor),
+      host: ctx.host,
+      node: m.dest_node ?? ctx.host,
+      vm_state: 'resized',
+      task_state: null,
+      power_state: power,
+      networkInfo: vifs,
+    },
+    expected: { taskState: ['resize_migrated'] },
+    status: 'finished',
+    event: 'compute_finish_resize',
+    start,
   });
   const after = await ctx.instances.row(uuid);
   if (after !== undefined) ctx.notify(ctx.publisher, 'resize.end', after.row);
@@ -190,27 +204,16 @@ const confirmSource: Step = async (ctx, task, instance, m) => {
   const uuid = instance.row.uuid;
   if (m.source_compute !== m.dest_compute) await ctx.driver.destroy(uuid);
   await ctx.placement.deleteAllocations(m.uuid);
-  await ctx.instances.db.transaction().execute(async (trx) => {
-    const ok = await ctx.instances.update(
-      uuid,
-      {
-        vm_state: instance.row.power_state === POWER_STATE.SHUTDOWN ? 'stopped' : 'active',
-        old_flavor: null,
-        new_flavor: null,
-      },
-      { vmState: ['resized'], taskState: [null] },
-      trx,
-    );
-    if (ok) {
-      await setMigration(trx, m.uuid, { status: 'confirmed' }, ctx.instances.now());
-      await ctx.instances.recordEvent(trx, uuid, task.requestId, {
-        event: 'compute_confirm_resize',
-        host: ctx.host,
-        result: 'Success',
-        start,
-      });
-    }
-    await ctx.tasks.finish(trx, task.id);
+  await settle(ctx, task, m, {
+    change: {
+      vm_state: instance.row.power_state === POWER_STATE.SHUTDOWN ? 'stopped' : 'active',
+      old_flavor: null,
+      new_flavor: null,
+    },
+    expected: { vmState: ['resized'], taskState: [null] },
+    status: 'confirmed',
+    event: 'compute_confirm_resize',
+    start,
   });
 };
 
@@ -247,33 +250,22 @@ const revertSource: Step = async (ctx, task, instance, m) => {
   if (wasStopped) await powerOffIfThere(ctx.driver, uuid);
   else await ctx.driver.powerOn(uuid);
   const power = (await ctx.driver.getInfo(uuid))?.powerState ?? POWER_STATE.NOSTATE;
-  await ctx.instances.db.transaction().execute(async (trx) => {
-    const ok = await ctx.instances.update(
-      uuid,
-      {
-        ...flavorColumns(old),
-        host: ctx.host,
-        node: m.source_node ?? ctx.host,
-        vm_state: wasStopped ? 'stopped' : 'active',
-        task_state: null,
-        power_state: power,
-        old_flavor: null,
-        new_flavor: null,
-        networkInfo: vifs,
-      },
-      { taskState: ['resize_reverting'] },
-      trx,
-    );
-    if (ok) {
-      await setMigration(trx, m.uuid, { status: 'reverted' }, ctx.instances.now());
-      await ctx.instances.recordEvent(trx, uuid, task.requestId, {
-        event: 'compute_finish_revert_resize',
-        host: ctx.host,
-        result: 'Success',
-        start,
-      });
-    }
-    await ctx.tasks.finish(trx, task.id);
+  await settle(ctx, task, m, {
+    change: {
+      ...flavorColumns(old),
+      host: ctx.host,
+      node: m.source_node ?? ctx.host,
+      vm_state: wasStopped ? 'stopped' : 'active',
+      task_state: null,
+      power_state: power,
+      old_flavor: null,
+      new_flavor: null,
+      networkInfo: vifs,
+    },
+    expected: { taskState: ['resize_reverting'] },
+    status: 'reverted',
+    event: 'compute_finish_revert_resize',
+    start,
   });
 };
 
@@ -356,30 +348,19 @@ async function arrive(
   const vifs = await bindPorts(ctx.network, instance, ctx.host, task.requestId);
   await ctx.placement.deleteAllocations(m.uuid);
   const power = (await ctx.driver.getInfo(uuid))?.powerState ?? POWER_STATE.NOSTATE;
-  await ctx.instances.db.transaction().execute(async (trx) => {
-    const ok = await ctx.instances.update(
-      uuid,
-      {
-        host: ctx.host,
-        node: m.dest_node ?? ctx.host,
-        vm_state: end.vmState,
-        task_state: null,
-        power_state: power,
-        networkInfo: vifs,
-      },
-      { taskState: [end.taskState] },
-      trx,
-    );
-    if (ok) {
-      await setMigration(trx, m.uuid, { status: end.status }, ctx.instances.now());
-      await ctx.instances.recordEvent(trx, uuid, task.requestId, {
-        event: end.event,
-        host: ctx.host,
-        result: 'Success',
-        start,
-      });
-    }
-    await ctx.tasks.finish(trx, task.id);
+  await settle(ctx, task, m, {
+    change: {
+      host: ctx.host,
+      node: m.dest_node ?? ctx.host,
+      vm_state: end.vmState,
+      task_state: null,
+      power_state: power,
+      networkInfo: vifs,
+    },
+    expected: { taskState: [end.taskState] },
+    status: end.status,
+    event: end.event,
+    start,
   });
   const after = await ctx.instances.row(uuid);
   if (after !== undefined) ctx.notify(ctx.publisher, `${end.notify}.end`, after.row);

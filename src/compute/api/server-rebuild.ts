@@ -25,6 +25,7 @@ import {
   type ActionHandler,
   type ServerActionTable,
 } from './server-actions.ts';
+import { serverFieldChanges } from './server-fields.schema.ts';
 import { parseMetadata } from './server-metadata.schema.ts';
 import { serverDetail } from './servers.view.ts';
 
@@ -93,42 +94,7 @@ const rebuild: ActionHandler = async ({ request, deps, instance, actor, value })
   onlyKeys(body, allowed, 'rebuild');
   if (body['imageRef'] === undefined)
     throw invalidField('rebuild', body, "'imageRef' is a required property");
-  const change: StateChange = {};
-  const name = body['name'];
-  if (name !== undefined) {
-    if (typeof name !== 'string' || name.trim().length === 0 || name.length > 255)
-      throw invalidField('name', name, `${repr(name)} is not a name of 1 to 255 characters`);
-    change.display_name = name;
-  }
-  const description = body['description'];
-  if (description !== undefined) {
-    if (description !== null && (typeof description !== 'string' || description.length > 255))
-      throw invalidField('description', description, `${repr(description)} is too long`);
-    change.display_description = description;
-  }
-  const hostname = body['hostname'];
-  if (hostname !== undefined) {
-    if (
-      typeof hostname !== 'string' ||
-      !/^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/.test(hostname)
-    )
-      throw invalidField(
-        'hostname',
-        hostname,
-        `${repr(hostname)} does not match the hostname pattern`,
-      );
-    change.hostname = hostname;
-  }
-  for (const [field, column] of [
-    ['accessIPv4', 'access_ip_v4'],
-    ['accessIPv6', 'access_ip_v6'],
-  ] as const) {
-    const v = body[field];
-    if (v === undefined) continue;
-    if (typeof v !== 'string' && v !== null)
-      throw invalidField(field, v, `${repr(v)} is not an address`);
-    change[column] = v === '' ? null : v;
-  }
+  const change: StateChange = serverFieldChanges(body);
   const userData = body['user_data'];
   if (userData !== undefined) {
     if (

@@ -25,6 +25,7 @@ import {
   type Query,
 } from './context.ts';
 import { parseBoot } from './server-create.ts';
+import { serverFieldChanges } from './server-fields.schema.ts';
 import { serverDetail, serverSummary } from './servers.view.ts';
 
 type IdParams = { id: string };
@@ -335,54 +336,7 @@ export function serverRoutes(app: App, deps: ApiDeps): void {
     if (atLeast(request, 19)) allowed.push('description');
     if (atLeast(request, 90)) allowed.push('hostname');
     onlyKeys(body, allowed);
-    const change: Parameters<typeof instances.update>[1] = {};
-    const name = body['name'];
-    if (name !== undefined) {
-      if (typeof name !== 'string' || name.length < 1 || name.length > 255 || /^ | $/.test(name))
-        throw invalidField(
-          'name',
-          name,
-          `${JSON.stringify(name)} is not valid under any of the given schemas`,
-        );
-      change.display_name = name;
-    }
-    const description = body['description'];
-    if (description !== undefined) {
-      if (description !== null && (typeof description !== 'string' || description.length > 255))
-        throw invalidField(
-          'description',
-          description,
-          `${JSON.stringify(description)} is not valid under any of the given schemas`,
-        );
-      change.display_description = description;
-    }
-    const hostname = body['hostname'];
-    if (hostname !== undefined) {
-      if (
-        typeof hostname !== 'string' ||
-        !/^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/.test(hostname)
-      )
-        throw invalidField(
-          'hostname',
-          hostname,
-          `${JSON.stringify(hostname)} does not match the hostname pattern`,
-        );
-      change.hostname = hostname;
-    }
-    for (const [field, column] of [
-      ['accessIPv4', 'access_ip_v4'],
-      ['accessIPv6', 'access_ip_v6'],
-    ] as const) {
-      const v = body[field];
-      if (v === undefined) continue;
-      if (typeof v !== 'string' && v !== null)
-        throw invalidField(
-          field,
-          v,
-          `${JSON.stringify(v)} is not a '${field === 'accessIPv4' ? 'ipv4' : 'ipv6'}'`,
-        );
-      change[column] = v === '' ? null : v;
-    }
+    const change = serverFieldChanges(body);
     if (Object.keys(change).length > 0 && !(await instances.update(instance.row.uuid, change)))
       throw new ConflictError(
         `Instance ${instance.row.uuid} was deleted meanwhile.`,
