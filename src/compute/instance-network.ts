@@ -9,7 +9,7 @@ import type { Instance, RequestedNetwork, Vif } from './instance-model.ts';
 
 const COMPUTE_OWNER = 'compute:';
 
-function vifOf(port: PortSummary, networkName: string, mtu: number, owned: boolean): Vif {
+export function vifOf(port: PortSummary, networkName: string, mtu: number, owned: boolean): Vif {
   return {
     portId: port.id,
     networkId: port.network_id,

@@ -24,6 +24,7 @@ import type { NetworkClient } from '../network/client.ts';
 import type { PlacementClient } from '../placement/client.ts';
 import { ComputeAgent } from './agent/compute-agent.ts';
 import { instanceActionRoutes } from './api/instance-actions.ts';
+import { interfaceRoutes } from './api/interfaces.ts';
 import { serverActionRoutes } from './api/server-actions.ts';
 import { REBUILD_ACTIONS } from './api/server-rebuild.ts';
 import { aggregateRoutes } from './api/aggregates.ts';
@@ -263,6 +264,7 @@ export async function createComputeService(
         serverMetadataRoutes(api, deps);
         serverTagRoutes(api, deps);
         instanceActionRoutes(api, deps);
+        interfaceRoutes(api, deps);
         serverGroupRoutes(api, deps);
         quotaRoutes(api, deps);
         aggregateRoutes(api, deps);

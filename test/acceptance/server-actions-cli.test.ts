@@ -1,8 +1,8 @@
 /**
  * Server actions through the real `openstack` CLI against `tstack up`: stop/start, reboot (soft
  * and hard), pause/unpause, suspend/resume, lock/unlock, the console log, properties and tags,
- * rebuild, rescue/unrescue, `server image create`, the event log, `server set --state` and
- * `server delete --force`.
+ * rebuild, rescue/unrescue, `server image create`, `server add network` / `remove port`, the
+ * event log, `server set --state` and `server delete --force`.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -128,6 +128,17 @@ describe('openstack CLI: server actions', { timeout: 240_000 }, () => {
     assert.equal(locked['locked'], true);
     assert.equal(locked['locked_reason'], 'audit');
     await cloud.ok(['server', 'unlock', 'act-2']);
+
+    await cloud.ok(['server', 'add', 'network', 'act-2', 'private']);
+    const ports = await cloud.json<Row[]>(['port', 'list', '--server', 'act-2']);
+    assert.equal(ports.length, 2);
+    const two = (await cloud.json(['server', 'show', 'act-2']))['addresses'] as Record<
+      string,
+      string[]
+    >;
+    assert.equal(two['private']?.length, 2);
+    await cloud.ok(['server', 'remove', 'port', 'act-2', String(ports[1]?.['ID'])]);
+    assert.equal((await cloud.json<Row[]>(['port', 'list', '--server', 'act-2'])).length, 1);
 
     const log = await cloud.ok(['console', 'log', 'show', 'act-2']);
     assert.match(log, /fake guest act-2 booted with 1 interface/);

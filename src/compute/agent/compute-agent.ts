@@ -28,6 +28,7 @@ import {
 import { runGuestAction } from './guest-action-runner.ts';
 import { guestSpecOf } from './guest-spec.ts';
 import { runMoveStep } from './move-steps.ts';
+import { attachInterface, detachInterface, textArg } from './interface-steps.ts';
 
 export type AllocationRatios = { cpu: number; ram: number; disk: number };
 
@@ -98,6 +99,10 @@ export class ComputeAgent {
         run_task: (args) => this.runTask(taskIdOf(args)),
         get_console_output: (args) => this.consoleOutput(args),
         get_host_uptime: () => ({ uptime: uptimeLine() }),
+        attach_interface: (args) =>
+          this.#onInstance(args, (i) => attachInterface(this.#o, i, args)),
+        detach_interface: (args) =>
+          this.#onInstance(args, (i) => detachInterface(this.#o, i, args)),
       },
     );
     this.#every(this.#o.reportIntervalMs, () => this.#heartbeat());
@@ -162,6 +167,33 @@ export class ComputeAgent {
       if (err instanceof GuestNotFoundError) return {};
       throw err;
     }
+  }
+
+  /** Runs `fn` on the live instance of this host the call names, after the instance's other work. */
+  async #onInstance<T>(
+    args: Record<string, unknown>,
+    fn: (instance: Instance) => Promise<T>,
+  ): Promise<T | { error: { status: number; code: string; message: string } }> {
+    const uuid = textArg(args, 'instance_uuid');
+    let out: T | undefined;
+    await this.#serialised(uuid, async () => {
+      const instance = await this.#o.instances.row(uuid);
+      if (
+        instance !== undefined &&
+        instance.row.deleted === 0 &&
+        instance.row.host === this.#o.host
+      )
+        out = await fn(instance);
+    });
+    return (
+      out ?? {
+        error: {
+          status: 409,
+          code: 'compute.instance_not_ready',
+          message: `Instance ${uuid} is not ready`,
+        },
+      }
+    );
   }
 
   async #serialised(uuid: string, fn: () => Promise<void>): Promise<void> {

@@ -101,6 +101,13 @@ export interface SnapshottingDriver extends VirtDriver {
   snapshot(uuid: string): Promise<DiskImage>;
 }
 
+export interface InterfaceDriver extends VirtDriver {
+  /** Plugs another interface into the running guest. */
+  attachInterface(uuid: string, vif: Vif): Promise<void>;
+  /** Unplugs the interface of `portId`; one the guest does not have is fine. */
+  detachInterface(uuid: string, portId: string): Promise<void>;
+}
+
 export interface ConsoleDriver extends VirtDriver {
   /** The guest's serial console output; the last `lines` lines when given. */
   consoleOutput(uuid: string, lines?: number): Promise<string>;
@@ -120,6 +127,10 @@ export function canRescue(driver: VirtDriver): driver is RescuingDriver {
 
 export function canSnapshot(driver: VirtDriver): driver is SnapshottingDriver {
   return 'snapshot' in driver;
+}
+
+export function canPlug(driver: VirtDriver): driver is InterfaceDriver {
+  return 'attachInterface' in driver && 'detachInterface' in driver;
 }
 
 export function hasConsole(driver: VirtDriver): driver is ConsoleDriver {

@@ -14,6 +14,8 @@ import {
   type PausingDriver,
   type PowerState,
   type DiskImage,
+  type InterfaceDriver,
+  type Vif,
   type RescuingDriver,
   type SnapshottingDriver,
   type SuspendingDriver,
@@ -41,7 +43,13 @@ type FakeGuest = {
 };
 
 export class FakeDriver
-  implements PausingDriver, SuspendingDriver, RescuingDriver, SnapshottingDriver, ConsoleDriver
+  implements
+    PausingDriver,
+    SuspendingDriver,
+    RescuingDriver,
+    SnapshottingDriver,
+    InterfaceDriver,
+    ConsoleDriver
 {
   readonly #options: FakeDriverOptions;
   readonly #guests = new Map<string, FakeGuest>();
@@ -140,6 +148,19 @@ export class FakeDriver
     const data = Buffer.alloc(1024);
     data.write(`fake disk of ${uuid} from image ${guest.spec.imageId}\n`);
     return { diskFormat: 'raw', data };
+  }
+
+  async attachInterface(uuid: string, vif: Vif): Promise<void> {
+    this.calls.push(`attach_interface ${uuid} ${vif.portId}`);
+    const guest = this.#guest(uuid);
+    if (guest.spec.vifs.some((v) => v.portId === vif.portId)) return;
+    guest.spec = { ...guest.spec, vifs: [...guest.spec.vifs, vif] };
+  }
+
+  async detachInterface(uuid: string, portId: string): Promise<void> {
+    this.calls.push(`detach_interface ${uuid} ${portId}`);
+    const guest = this.#guest(uuid);
+    guest.spec = { ...guest.spec, vifs: guest.spec.vifs.filter((v) => v.portId !== portId) };
   }
 
   /** The image a rescued guest runs from (for tests). */

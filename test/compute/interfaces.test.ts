@@ -1,0 +1,138 @@
+/** Attaching and detaching a running server's interfaces (os-interface). */
+/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return --
+   response bodies are untyped JSON these tests assert on field by field. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { serversHarness } from './harness.ts';
+
+const settled = (s: any) => s?.['OS-EXT-STS:task_state'] === null && s?.status !== 'BUILD';
+
+describe('os-interface', () => {
+  it('attaches a port on a network and a port the user brings, lists, shows and detaches', async (t) => {
+    const h = await serversHarness(t, { hosts: [{ hostname: 'host-1' }] });
+    const alice = h.token('alice', 'project-a');
+    const created = await h.call('POST', '/v2.1/servers', {
+      token: alice,
+      body: {
+        server: {
+          name: 'vm',
+          imageRef: h.imageId,
+          flavorRef: '1',
+          networks: [{ uuid: h.networkId }],
+        },
+      },
+    });
+    const id = created.body.server.id;
+    await h.waitFor(id, settled);
+    const base = `/v2.1/servers/${id}/os-interface`;
+    const first = (await h.call('GET', base, { token: alice })).body.interfaceAttachments;
+    assert.equal(first.length, 1);
+
+    const added = await h.call('POST', base, {
+      token: alice,
+      body: { interfaceAttachment: { net_id: h.networkId } },
+    });
+    assert.equal(added.status, 200, added.text);
+    const att = added.body.interfaceAttachment;
+    assert.equal(att.net_id, h.networkId);
+    assert.match(att.fixed_ips[0].ip_address, /^198\.18\.0\.\d+$/);
+    const port = await h.neighbour('network', 'GET', `/v2.0/ports/${att.port_id}`);
+    assert.equal(port.body.port.device_id, id);
+    assert.equal(port.body.port['binding:host_id'], 'host-1');
+    const driver = h.drivers[0];
+    assert.ok(driver?.calls.includes(`attach_interface ${id} ${att.port_id}`));
+    assert.equal(driver?.specOf(id)?.vifs.length, 2);
+    const shown = await h.call('GET', `/v2.1/servers/${id}`, { token: alice });
+    assert.equal(shown.body.server.addresses.shared.length, 2);
+
+    // A port the user made is attached and, on detach, left to them unbound.
+    const own = await h.neighbour('network', 'POST', '/v2.0/ports', {
+      body: { port: { network_id: h.networkId, project_id: 'project-a' } },
+    });
+    assert.equal(own.status, 201, own.text);
+    const ownId = own.body.port.id;
+    const brought = await h.call('POST', base, {
+      token: alice,
+      body: { interfaceAttachment: { port_id: ownId } },
+    });
+    assert.equal(brought.status, 200, brought.text);
+    assert.equal((await h.call('GET', base, { token: alice })).body.interfaceAttachments.length, 3);
+    const one = await h.call('GET', `${base}/${ownId}`, { token: alice });
+    assert.equal(one.body.interfaceAttachment.port_id, ownId);
+
+    assert.equal((await h.call('DELETE', `${base}/${ownId}`, { token: alice })).status, 202);
+    const freed = await h.neighbour('network', 'GET', `/v2.0/ports/${ownId}`);
+    assert.equal(freed.body.port.device_id, '');
+    assert.equal((await h.call('DELETE', `${base}/${att.port_id}`, { token: alice })).status, 202);
+    assert.equal((await h.neighbour('network', 'GET', `/v2.0/ports/${att.port_id}`)).status, 404);
+    assert.equal((await h.call('GET', base, { token: alice })).body.interfaceAttachments.length, 1);
+    assert.equal(driver?.specOf(id)?.vifs.length, 1);
+    const log = await h.call('GET', `/v2.1/servers/${id}/os-instance-actions`, { token: alice });
+    assert.deepEqual(
+      log.body.instanceActions.slice(0, 4).map((a: any) => a.action),
+      ['detach_interface', 'detach_interface', 'attach_interface', 'attach_interface'],
+    );
+
+    const cases: [string, string, string, unknown, number, string][] = [
+      [
+        'both ids',
+        'POST',
+        base,
+        { interfaceAttachment: { net_id: h.networkId, port_id: ownId } },
+        400,
+        'Must not input both network_id and port_id',
+      ],
+      [
+        'an address without a network',
+        'POST',
+        base,
+        { interfaceAttachment: { port_id: ownId, fixed_ips: [{ ip_address: '198.18.0.50' }] } },
+        400,
+        'Must input network_id when request IP address',
+      ],
+      [
+        'an unknown network',
+        'POST',
+        base,
+        { interfaceAttachment: { net_id: '00000000-0000-0000-0000-000000000000' } },
+        404,
+        'could not be found',
+      ],
+      [
+        'detach a port it lacks',
+        'DELETE',
+        `${base}/${ownId}`,
+        undefined,
+        404,
+        'could not be found',
+      ],
+      [
+        'show a port it lacks',
+        'GET',
+        `${base}/${ownId}`,
+        undefined,
+        404,
+        'does not have a port with id',
+      ],
+    ];
+    for (const [name, method, url, body, status, message] of cases) {
+      const r = await h.call(method, url, {
+        token: alice,
+        ...(body !== undefined ? { body } : {}),
+      });
+      assert.equal(r.status, status, `${name}: ${r.text}`);
+      assert.ok((Object.values(r.body)[0] as any).message.includes(message), `${name}: ${r.text}`);
+    }
+    const bob = h.token('bob', 'project-b');
+    assert.equal((await h.call('GET', base, { token: bob })).status, 404);
+    assert.equal(
+      (
+        await h.call('POST', base, {
+          token: bob,
+          body: { interfaceAttachment: { net_id: h.networkId } },
+        })
+      ).status,
+      404,
+    );
+  });
+});
