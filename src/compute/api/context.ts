@@ -122,3 +122,19 @@ export function pageOf(query: Query): { limit?: number; marker?: string } {
   if (marker !== undefined) out.marker = marker;
   return out;
 }
+
+/**
+ * A `date-time` query parameter (ISO 8601; UTC when it names no zone) as a stored timestamp.
+ * @throws BadRequestError (400) worded as Nova's query schema words it.
+ */
+export function timeQuery(query: Query, key: string): string | undefined {
+  const v = last(query, key);
+  if (v === undefined) return undefined;
+  const t = Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(v) ? v : `${v}Z`);
+  if (Number.isNaN(t))
+    throw new BadRequestError(
+      `Invalid input for query parameters ${key}. Value: ${v}. '${v}' is not a 'date-time'`,
+      'compute.bad_request',
+    );
+  return new Date(t).toISOString();
+}

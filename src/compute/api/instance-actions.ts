@@ -16,7 +16,15 @@ import {
 } from '../instance-action-log.ts';
 import type { Instance } from '../instance-model.ts';
 import { instanceNotFound } from '../instances.ts';
-import { atLeast, authorize, last, pageOf, viewerOf, type ApiDeps, type Query } from './context.ts';
+import {
+  atLeast,
+  authorize,
+  pageOf,
+  timeQuery,
+  viewerOf,
+  type ApiDeps,
+  type Query,
+} from './context.ts';
 import { hostIdOf, isoMicros } from './servers.view.ts';
 
 type Params = { id: string; requestId: string };
@@ -47,18 +55,6 @@ function actionView(request: FastifyRequest, a: ActionRecord): Record<string, un
     message: a.message,
     ...(atLeast(request, 58) ? { updated_at: isoMicros(a.updated_at) } : {}),
   };
-}
-
-function timeQuery(query: Query, key: string): string | undefined {
-  const v = last(query, key);
-  if (v === undefined) return undefined;
-  const t = Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(v) ? v : `${v}Z`);
-  if (Number.isNaN(t))
-    throw new BadRequestError(
-      `Invalid input for query parameters ${key}. Value: ${v}. '${v}' is not a 'date-time'`,
-      'compute.bad_request',
-    );
-  return new Date(t).toISOString();
 }
 
 export function instanceActionRoutes(app: App, deps: ApiDeps): void {

@@ -5,9 +5,16 @@
  */
 import type { FastifyRequest } from 'fastify';
 import type { App } from '../../common/http/app.ts';
-import { BadRequestError } from '../../common/errors.ts';
 import { listMigrations, type Migration, type MigrationFilters } from '../instance-moves.ts';
-import { atLeast, authorize, last, pageOf, type ApiDeps, type Query } from './context.ts';
+import {
+  atLeast,
+  authorize,
+  last,
+  pageOf,
+  timeQuery,
+  type ApiDeps,
+  type Query,
+} from './context.ts';
 import { isoMicros } from './servers.view.ts';
 
 function view(request: FastifyRequest, m: Migration): Record<string, unknown> {
@@ -30,18 +37,6 @@ function view(request: FastifyRequest, m: Migration): Record<string, unknown> {
   };
 }
 
-function time(query: Query, key: string): string | undefined {
-  const v = last(query, key);
-  if (v === undefined) return undefined;
-  const t = Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(v) ? v : `${v}Z`);
-  if (Number.isNaN(t))
-    throw new BadRequestError(
-      `Invalid input for query parameters ${key}. Value: ${v}. '${v}' is not a 'date-time'`,
-      'compute.bad_request',
-    );
-  return new Date(t).toISOString();
-}
-
 export function migrationRoutes(app: App, deps: ApiDeps): void {
   app.get('/os-migrations', async (request) => {
     authorize(request, deps, 'os_compute_api:os-migrations:index', {
@@ -60,9 +55,9 @@ export function migrationRoutes(app: App, deps: ApiDeps): void {
       const page = pageOf(query);
       put('limit', page.limit);
       put('marker', page.marker);
-      put('changesSince', time(query, 'changes-since'));
+      put('changesSince', timeQuery(query, 'changes-since'));
     }
-    if (atLeast(request, 66)) put('changesBefore', time(query, 'changes-before'));
+    if (atLeast(request, 66)) put('changesBefore', timeQuery(query, 'changes-before'));
     if (atLeast(request, 80)) {
       put('projectId', last(query, 'project_id'));
       put('userId', last(query, 'user_id'));
