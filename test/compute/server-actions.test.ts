@@ -198,11 +198,26 @@ describe('server actions', () => {
     // The host stops heartbeating: past service_down_time the sweep takes the task back.
     offset = 120_000;
     await h.service.conductor?.sweep();
+    assert.equal((await h.waitFor(id, settled)).status, 'ACTIVE');
+    // A snapshot the down host will never take leaves no queued image behind.
+    const snap = await act(h, id, { createImage: { name: 'never' } }, { version: '2.45' });
+    assert.equal(snap.status, 202, snap.text);
+    offset = 240_000;
+    await h.service.conductor?.sweep();
+    assert.equal(
+      (await h.neighbour('image', 'GET', `/v2/images/${snap.body.image_id}`)).status,
+      404,
+    );
     const server = await h.waitFor(id, settled);
     assert.equal(server.status, 'ACTIVE');
     const log = await h.call('GET', `/v2.1/servers/${id}/os-instance-actions`);
-    assert.equal(log.body.instanceActions[0].action, 'stop');
-    assert.equal(log.body.instanceActions[0].message, 'Error');
+    assert.deepEqual(
+      log.body.instanceActions.slice(0, 2).map((a: any) => [a.action, a.message]),
+      [
+        ['createImage', 'Error'],
+        ['stop', 'Error'],
+      ],
+    );
   });
 
   it('locks a server against its owner’s changes; only an admin lifts an admin’s lock', async (t) => {

@@ -243,6 +243,10 @@ export class Conductor {
       // instead of leaving the instance in its task state.
       const name = claimed.payload['action'];
       const spec = isGuestActionName(name) ? GUEST_ACTIONS[name] : undefined;
+      // A snapshot that will not be taken leaves no queued image behind.
+      const image = claimed.payload['imageId'];
+      if (name === 'snapshot' && typeof image === 'string')
+        await this.#o.images.deleteImage(image).catch(() => undefined);
       await failAction(this.#o, instance, claimed, {
         event: spec?.event ?? 'compute_action',
         host: task.host,
