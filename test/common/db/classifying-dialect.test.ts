@@ -171,7 +171,8 @@ forEachDialect('error classification', (dialect) => {
         withRetry(() => (attempts++, crossUpdate(db, 1, one, two.promise)), retry),
         withRetry(() => (attempts++, crossUpdate(db, 2, two, one.promise)), retry),
       ]);
-      assert.equal(attempts, 3);
+      // At least one retry; a retry can win the lock race and deadlock once more (seen here).
+      assert.ok(attempts >= 3, `attempts: ${attempts}`);
     });
 
     test(
