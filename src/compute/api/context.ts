@@ -8,9 +8,11 @@ import type { NetworkClient } from '../../network/client.ts';
 import type { Aggregates } from '../aggregates.ts';
 import type { Flavors, Viewer } from '../flavors.ts';
 import type { Hosts } from '../hosts.ts';
+import type { Instance } from '../instance-model.ts';
 import type { Instances } from '../instances.ts';
 import type { KeyPairs } from '../keypairs.ts';
 import type { Quotas } from '../quotas.ts';
+import type { Actor } from '../server-actions.ts';
 import type { ServerGroups } from '../server-groups.ts';
 import type { Tasks } from '../tasks.ts';
 
@@ -36,6 +38,21 @@ export function viewerOf(request: FastifyRequest, deps: ApiDeps): Viewer {
   return {
     projectId: request.auth.projectId,
     isAdmin: deps.policy.enforce('context_is_admin', {}, request.auth.toPolicyCredentials()),
+  };
+}
+
+/** The request id a change is recorded under: the global one a caller passed, else ours. */
+export function requestIdOf(request: FastifyRequest): string {
+  return request.globalRequestId ?? String(request.id);
+}
+
+/** Who asks for a change to `instance` (an admin of another project acts in their own). */
+export function actorOf(request: FastifyRequest, viewer: Viewer, instance: Instance): Actor {
+  return {
+    requestId: requestIdOf(request),
+    projectId: request.auth.projectId ?? instance.row.project_id,
+    userId: request.auth.userId,
+    isAdmin: viewer.isAdmin,
   };
 }
 

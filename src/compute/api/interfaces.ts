@@ -23,6 +23,7 @@ import {
   viewerOf,
   atLeast,
   type ApiDeps,
+  actorOf,
 } from './context.ts';
 
 type Params = { id: string; port: string };
@@ -49,12 +50,7 @@ async function serverFor(
   });
   return {
     instance,
-    actor: {
-      requestId: request.globalRequestId ?? String(request.id),
-      projectId: request.auth.projectId ?? instance.row.project_id,
-      userId: request.auth.userId,
-      isAdmin: viewer.isAdmin,
-    },
+    actor: actorOf(request, viewer, instance),
   };
 }
 

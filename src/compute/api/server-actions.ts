@@ -29,6 +29,7 @@ import {
   repr,
   viewerOf,
   type ApiDeps,
+  actorOf,
 } from './context.ts';
 
 export type ActionContext = {
@@ -187,12 +188,7 @@ const migrate: ActionHandler = async ({ request, deps, instance, actor, value })
   if (value !== null && value !== undefined) {
     const body = objectValue('migrate', value);
     onlyKeys(body, atLeast(request, 56) ? ['host'] : [], 'migrate');
-    const h = body['host'];
-    if (h !== undefined && h !== null) {
-      if (typeof h !== 'string' || h.length < 1 || h.length > 255)
-        throw invalidField('host', h, `${repr(h)} is not a host name`);
-      host = h;
-    }
+    host = hostOf(body);
   }
   authorize(request, deps, 'os_compute_api:os-migrate-server:migrate', {
     project_id: instance.row.project_id,
@@ -317,12 +313,7 @@ export function serverActionRoutes(app: App, deps: ApiDeps, more: ServerActionTa
         request,
         deps,
         instance,
-        actor: {
-          requestId: request.globalRequestId ?? String(request.id),
-          projectId: request.auth.projectId ?? instance.row.project_id,
-          userId: request.auth.userId,
-          isAdmin: viewer.isAdmin,
-        },
+        actor: actorOf(request, viewer, instance),
         value: (body as Record<string, unknown>)[name],
       });
       reply.code(result.status);

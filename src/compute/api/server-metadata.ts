@@ -5,7 +5,7 @@ import { BadRequestError, NotFoundError } from '../../common/errors.ts';
 import { deleteMetadataKey, metadataOf, setMetadata } from '../instance-metadata.ts';
 import type { Instance } from '../instance-model.ts';
 import type { Actor } from '../server-actions.ts';
-import { authorize, onlyKeys, viewerOf, type ApiDeps, type Body } from './context.ts';
+import { actorOf, authorize, onlyKeys, viewerOf, type ApiDeps, type Body } from './context.ts';
 import { parseMetadata } from './server-metadata.schema.ts';
 
 type Params = { id: string; key: string };
@@ -30,12 +30,7 @@ async function serverFor(
   });
   return {
     instance,
-    actor: {
-      requestId: request.globalRequestId ?? String(request.id),
-      projectId: request.auth.projectId ?? instance.row.project_id,
-      userId: request.auth.userId,
-      isAdmin: viewer.isAdmin,
-    },
+    actor: actorOf(request, viewer, instance),
   };
 }
 

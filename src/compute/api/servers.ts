@@ -12,7 +12,9 @@ import { vmStatesOf } from '../instance-model.ts';
 import { requestDelete } from '../server-actions.ts';
 import { dispatch } from '../tasks.ts';
 import {
+  actorOf,
   authorize,
+  requestIdOf,
   invalidField,
   last,
   onlyKeys,
@@ -29,10 +31,6 @@ import { serverFieldChanges } from './server-fields.schema.ts';
 import { serverDetail, serverSummary } from './servers.view.ts';
 
 type IdParams = { id: string };
-
-function requestIdOf(request: FastifyRequest): string {
-  return request.globalRequestId ?? String(request.id);
-}
 
 function regex(field: string, value: string): RegExp {
   try {
@@ -358,12 +356,7 @@ export function serverRoutes(app: App, deps: ApiDeps): void {
     authorize(request, deps, 'os_compute_api:servers:delete', {
       project_id: instance.row.project_id,
     });
-    await requestDelete(deps, instance, {
-      requestId: requestIdOf(request),
-      projectId: request.auth.projectId ?? instance.row.project_id,
-      userId: request.auth.userId,
-      isAdmin: viewer.isAdmin,
-    });
+    await requestDelete(deps, instance, actorOf(request, viewer, instance));
     reply.code(204);
     return reply.send();
   });
