@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { BadRequestError, ConflictError, NotFoundError } from '../common/errors.ts';
 import { DuplicateKeyError, toDbTimestamp } from '../common/db/portable.ts';
-import type { Hosts } from './hosts.ts';
+import type { Hosts, ServiceRecord } from './hosts.ts';
 import type { Instances } from './instances.ts';
 
 export const AZ_KEY = 'availability_zone';
@@ -277,6 +277,37 @@ export class Aggregates {
       .where('id', '=', id)
       .execute();
   }
+}
+
+/** An availability zone with its compute services. */
+export type Zone = { name: string; services: ServiceRecord[] };
+
+/**
+ * The zones compute hosts are in, by name: each zone-bearing aggregate's, and the default zone
+ * for hosts in none.
+ */
+export async function computeZones(
+  hosts: Hosts,
+  aggregates: Aggregates,
+  defaultZone: string,
+): Promise<Zone[]> {
+  const [services, byHost] = await Promise.all([
+    hosts.services('nova-compute'),
+    aggregates.zonesByHost(),
+  ]);
+  const out = new Map<string, Zone>();
+  for (const s of services) {
+    const name = byHost.get(s.host) ?? defaultZone;
+    const zone = out.get(name) ?? { name, services: [] };
+    zone.services.push(s);
+    out.set(name, zone);
+  }
+  return [...out.values()].sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** Whether a zone takes new servers: one of its compute services is enabled. */
+export function isAvailable(zone: Zone): boolean {
+  return zone.services.some((s) => s.disabled === 0);
 }
 
 function nameExists(name: string): ConflictError {

@@ -65,6 +65,12 @@ export const ComputeConfigSchema = Type.Object(
       description:
         'Whether a resize may stay on its host (Nova defaults to false; one host is common here).',
     }),
+    shelved_offload_time: Type.Integer({
+      minimum: -1,
+      default: 0,
+      description:
+        'Seconds a shelved server keeps its host before it is offloaded: 0 at once, -1 never (as Nova).',
+    }),
     max_attempts: Type.Integer({
       minimum: 1,
       default: 3,

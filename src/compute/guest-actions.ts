@@ -1,5 +1,5 @@
 /**
- * The actions a host's agent performs on a running guest (power, pause, suspend): from which
+ * The actions a host's agent performs on its guest (power, pause, suspend, shelve…): from which
  * states each may start, the task state it holds while the agent works, and where it ends. The
  * API checks the request against the table, the agent reads its outcome from it, so both agree
  * on every transition (Nova's `check_instance_state` decorators and compute manager).
@@ -19,6 +19,9 @@ export const GUEST_ACTION_NAMES = [
   'unrescue',
   'rebuild',
   'snapshot',
+  'shelve',
+  'shelve_offload',
+  'unshelve',
 ] as const;
 export type GuestActionName = (typeof GUEST_ACTION_NAMES)[number];
 
@@ -152,6 +155,37 @@ export const GUEST_ACTIONS: Readonly<Record<GuestActionName, GuestAction>> = {
     to: 'active',
     event: 'compute_snapshot_instance',
     notify: 'snapshot',
+  },
+  // The guest stops and its disk goes to an image; the host lets it go at once when
+  // `shelved_offload_time` is 0 (Nova's default), else after that many seconds or on request.
+  shelve: {
+    action: 'shelve',
+    from: ['active', 'stopped', 'paused', 'suspended'],
+    fromTask: NO_TASK,
+    taskState: 'shelving',
+    to: 'shelved',
+    event: 'compute_shelve_instance',
+    notify: 'shelve',
+  },
+  shelve_offload: {
+    action: 'shelveOffload',
+    from: ['shelved'],
+    fromTask: NO_TASK,
+    taskState: 'shelving_offloading',
+    to: 'shelved_offloaded',
+    event: 'compute_shelve_offload_instance',
+    notify: 'shelve_offload',
+  },
+  // Unshelving a server its host still holds starts the guest there; an offloaded one is
+  // scheduled and spawned from its snapshot instead (`unshelve` tasks, not this table).
+  unshelve: {
+    action: 'unshelve',
+    from: ['shelved'],
+    fromTask: NO_TASK,
+    taskState: 'unshelving',
+    to: 'active',
+    event: 'compute_unshelve_instance',
+    notify: 'unshelve',
   },
 };
 

@@ -56,6 +56,10 @@ export type StateChange = Partial<
     | 'user_data'
     | 'key_name'
     | 'key_data'
+    | 'shelved_image_id'
+    | 'shelved_at'
+    | 'shelved_host'
+    | 'request_spec'
   >
 > & { networkInfo?: Vif[] };
 

@@ -10,7 +10,7 @@ import type { ImageClient } from '../image/client.ts';
 import { toDbTimestamp } from '../common/db/portable.ts';
 import type { Instance } from './instance-model.ts';
 import { releasePorts } from './instance-network.ts';
-import type { Instances } from './instances.ts';
+import type { Instances, StateChange } from './instances.ts';
 import type { InstanceNotifier } from './notifier.ts';
 import type { ServerGroups } from './server-groups.ts';
 import type { Task, Tasks } from './tasks.ts';
@@ -39,6 +39,9 @@ export async function completeDelete(
   publisher: string,
 ): Promise<void> {
   await releasePortsAndClaims(deps, instance, task.requestId);
+  // A shelved server's disk lives on only in its snapshot, which goes with it (as in Nova).
+  const shelved = instance.row.shelved_image_id;
+  if (shelved !== null) await deps.images.deleteImage(shelved).catch(() => undefined);
   const now = toDbTimestamp(deps.instances.now());
   const uuid = instance.row.uuid;
   await deps.instances.db.transaction().execute(async (trx) => {
@@ -131,13 +134,15 @@ export async function failAction(
     message: string;
     publisher: string;
     notify: string;
+    /** Columns the failure changes besides the task state (an unshelve that lost its host). */
+    change?: StateChange;
   },
 ): Promise<void> {
   const uuid = instance.row.uuid;
   await deps.instances.db.transaction().execute(async (trx) => {
     const changed = await deps.instances.update(
       uuid,
-      { task_state: null },
+      { ...failure.change, task_state: null },
       { taskState: [failure.taskState] },
       trx,
     );

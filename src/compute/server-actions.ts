@@ -9,9 +9,9 @@ import type { MessageBus } from '../common/messaging/bus.ts';
 import { GUEST_ACTIONS, type GuestActionName } from './guest-actions.ts';
 import type { Hosts } from './hosts.ts';
 import type { Instance } from './instance-model.ts';
-import type { Instances, StateChange } from './instances.ts';
+import type { Expected, Instances, StateChange } from './instances.ts';
 import { callHost } from './host-rpc.ts';
-import { dispatch, type Tasks } from './tasks.ts';
+import { dispatch, type NewTask, type Tasks } from './tasks.ts';
 
 export type ActionDeps = { instances: Instances; tasks: Tasks; hosts: Hosts; bus: MessageBus };
 
@@ -116,17 +116,46 @@ export async function requestGuestAction(
   const { uuid, host } = instance.row;
   if (host === null)
     throw new ConflictError(`Instance ${uuid} is not ready`, 'compute.instance_not_ready');
+  await requestWork(deps, instance, actor, {
+    action: spec.action,
+    change: { ...options.change, task_state: spec.taskState },
+    expected: { vmState: spec.from, taskState: spec.fromTask },
+    ...(options.metadata !== undefined ? { metadata: options.metadata } : {}),
+    task: {
+      kind: 'action',
+      stage: 'host',
+      host,
+      payload: { ...options.payload, action: name, oldVmState: instance.row.vm_state },
+    },
+  });
+}
+
+/**
+ * Records a request for work on an instance in one transaction: the change (only if the
+ * instance is still as `expected`, so two racing requests cannot both pass), the action in its
+ * log and the task; then tells the task's worker.
+ * @throws ConflictError (409) when the instance changed first, worded for the state it is in.
+ */
+export async function requestWork(
+  deps: ActionDeps,
+  instance: Instance,
+  actor: Actor,
+  work: {
+    action: string;
+    change: StateChange;
+    expected: Expected;
+    /** All of the server's metadata after the request (a rebuild may replace it). */
+    metadata?: Readonly<Record<string, string>>;
+    task: Pick<NewTask, 'kind' | 'stage' | 'host' | 'payload'>;
+  },
+): Promise<void> {
+  const uuid = instance.row.uuid;
   const ids = await deps.instances.db.transaction().execute(async (trx) => {
-    const changed = await deps.instances.update(
-      uuid,
-      { ...options.change, task_state: spec.taskState },
-      { vmState: spec.from, taskState: spec.fromTask },
-      trx,
-    );
+    const changed = await deps.instances.update(uuid, work.change, work.expected, trx);
     if (!changed) return undefined;
-    if (options.metadata !== undefined) {
+    if (work.metadata !== undefined) {
       await trx.deleteFrom('instance_metadata').where('instance_uuid', '=', uuid).execute();
-      const rows = Object.entries(options.metadata).map(([key, value]) => ({
+      const rows = Object.entries(work.metadata).map(([key, value]) => ({
         instance_uuid: uuid,
         key,
         value,
@@ -136,27 +165,19 @@ export async function requestGuestAction(
     await deps.instances.startAction(trx, {
       uuids: [uuid],
       requestId: actor.requestId,
-      action: spec.action,
+      action: work.action,
       projectId: actor.projectId,
       userId: actor.userId,
     });
-    return deps.tasks.add(trx, [
-      {
-        instanceUuid: uuid,
-        kind: 'action',
-        stage: 'host',
-        host,
-        payload: { ...options.payload, action: name, oldVmState: instance.row.vm_state },
-        requestId: actor.requestId,
-      },
-    ]);
+    return deps.tasks.add(trx, [{ ...work.task, instanceUuid: uuid, requestId: actor.requestId }]);
   });
   if (ids === undefined) {
     // Another request changed it first: refuse with the state it is in now.
     const now = await deps.instances.row(uuid);
-    throw now === undefined ? invalidState(spec.action, instance) : invalidState(spec.action, now);
+    throw invalidState(work.action, now ?? instance);
   }
-  await dispatch(deps.bus, { id: ids[0] as string, stage: 'host', host }, actor.requestId);
+  const { stage, host = null } = work.task;
+  await dispatch(deps.bus, { id: ids[0] as string, stage, host }, actor.requestId);
 }
 
 /**

@@ -27,6 +27,7 @@ import { instanceActionRoutes } from './api/instance-actions.ts';
 import { interfaceRoutes } from './api/interfaces.ts';
 import { serverActionRoutes } from './api/server-actions.ts';
 import { REBUILD_ACTIONS } from './api/server-rebuild.ts';
+import { SHELVE_ACTIONS } from './api/server-shelve.ts';
 import { aggregateRoutes } from './api/aggregates.ts';
 import { availabilityZoneRoutes } from './api/availability-zones.ts';
 import { migrationRoutes } from './api/migrations.ts';
@@ -214,6 +215,7 @@ export async function createComputeService(
         reservedHostMemoryMb: config.reserved_host_memory_mb,
         reportIntervalMs: config.report_interval * 1000,
         reconcileIntervalMs: config.sync_power_state_interval * 1000,
+        shelvedOffloadTime: config.shelved_offload_time,
       }),
   );
   let closed = false;
@@ -260,7 +262,7 @@ export async function createComputeService(
         flavorRoutes(api, deps);
         keyPairRoutes(api, deps);
         serverRoutes(api, deps);
-        serverActionRoutes(api, deps, REBUILD_ACTIONS);
+        serverActionRoutes(api, deps, { ...REBUILD_ACTIONS, ...SHELVE_ACTIONS });
         serverMetadataRoutes(api, deps);
         serverTagRoutes(api, deps);
         instanceActionRoutes(api, deps);

@@ -16,7 +16,7 @@ import type { ComputeDatabase, ComputeTaskRow } from './db/schema.ts';
 export const COMPUTE_TOPIC = 'compute';
 export const CONDUCTOR_TOPIC = 'compute-conductor';
 
-export type TaskKind = 'build' | 'delete' | 'action' | 'move';
+export type TaskKind = 'build' | 'delete' | 'action' | 'move' | 'unshelve';
 /** `conductor`: scheduling or clean-up; `host`: the agent of `host`. */
 export type TaskStage = 'conductor' | 'host';
 
@@ -57,6 +57,12 @@ export async function dispatch(
 export function taskIdOf(args: Record<string, unknown>): string {
   const id = args['task_id'];
   return typeof id === 'string' ? id : '';
+}
+
+/** Hosts a build or an unshelve must not go to again (they failed it, or went down). */
+export function ignoredHosts(task: Task): string[] {
+  const hosts = task.payload['ignoreHosts'];
+  return Array.isArray(hosts) ? hosts.filter((h): h is string => typeof h === 'string') : [];
 }
 
 export type NewTask = {

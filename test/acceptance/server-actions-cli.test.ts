@@ -2,7 +2,7 @@
  * Server actions through the real `openstack` CLI against `tstack up`: stop/start, reboot (soft
  * and hard), pause/unpause, suspend/resume, lock/unlock, the console log, properties and tags,
  * rebuild, rescue/unrescue, `server image create`, `server add network` / `remove port`, the
- * event log, `server set --state` and `server delete --force`.
+ * event log, `server set --state`, `server delete --force`, shelve and unshelve.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -190,5 +190,46 @@ describe('openstack CLI: server actions', { timeout: 240_000 }, () => {
 
     await cloud.ok(['server', 'delete', '--force', '--wait', 'act-2']);
     assert.ok(!(await cloud.json<Row[]>(['server', 'list'])).some((r) => r['Name'] === 'act-2'));
+  });
+
+  it('shelve (offloaded at once), unshelve, shelve --offload and unshelve into a zone', async () => {
+    await cloud.ok(
+      ['server', 'create', '--image', 'tstack-test', '--flavor', 'm1.tiny'].concat([
+        '--network',
+        'private',
+        '--wait',
+        'act-3',
+      ]),
+    );
+    await cloud.ok(['server', 'shelve', '--wait', 'act-3']);
+    let shown = await cloud.json(['server', 'show', 'act-3']);
+    assert.equal(shown['status'], 'SHELVED_OFFLOADED');
+    assert.equal(shown['OS-EXT-SRV-ATTR:host'], null);
+    const snapshot = await cloud.json(['image', 'show', 'act-3-shelved']);
+    assert.equal(snapshot['status'], 'active');
+    // Another project sees no such server.
+    assert.match(
+      await cloud.fails(['server', 'unshelve', 'act-3'], { env: member }),
+      /No server with a name or ID of 'act-3' exists/,
+    );
+    await cloud.ok(['server', 'unshelve', 'act-3']);
+    shown = await showUntil('act-3', settled);
+    assert.equal(shown['status'], 'ACTIVE');
+    assert.ok(shown['OS-EXT-SRV-ATTR:host']);
+    assert.match(await cloud.fails(['image', 'show', 'act-3-shelved']), /No Image found/);
+
+    const v277 = ['--os-compute-api-version', '2.77'];
+    await cloud.ok([...v277, 'server', 'shelve', '--offload', 'act-3']);
+    assert.equal((await showUntil('act-3', settled))['status'], 'SHELVED_OFFLOADED');
+    await cloud.ok([...v277, 'server', 'unshelve', '--availability-zone', 'nova', 'act-3']);
+    shown = await showUntil('act-3', settled);
+    assert.equal(shown['status'], 'ACTIVE');
+    assert.equal(shown['OS-EXT-AZ:availability_zone'], 'nova');
+    const events = await cloud.json<Row[]>(['server', 'event', 'list', 'act-3']);
+    assert.deepEqual(
+      events.map((e) => e['Action']),
+      ['unshelve', 'shelve', 'unshelve', 'shelve', 'create'],
+    );
+    await cloud.ok(['server', 'delete', '--wait', 'act-3']);
   });
 });

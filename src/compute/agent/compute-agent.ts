@@ -4,20 +4,22 @@
  * Every handler first takes the task's lease and re-reads the instance, so a repeated or late
  * message does nothing twice; work on one instance is serialised within the agent. A reconcile
  * loop compares the driver's guests with the database: guests of deleted instances are
- * destroyed, power states are brought up to date.
+ * destroyed, power states are brought up to date, shelved guests are offloaded when due.
  */
+import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { Logger } from '../../common/logging.ts';
 import type { MessageBus, Subscription } from '../../common/messaging/bus.ts';
 import { UpstreamStatusError } from '../../common/http/json-client.ts';
-import { toDbTimestamp } from '../../common/db/portable.ts';
+import { fromDbTimestamp, toDbTimestamp } from '../../common/db/portable.ts';
 import type { Hosts } from '../hosts.ts';
-import type { Instance, VmState } from '../instance-model.ts';
+import type { Instance } from '../instance-model.ts';
 import { allocatePorts, releasePorts } from '../instance-network.ts';
 import { GUEST_ACTIONS, isGuestActionName } from '../guest-actions.ts';
 import { completeDelete, failAction, failBuild, type WorkerDeps } from '../lifecycle.ts';
 import { groupViolation } from '../server-groups.ts';
-import { COMPUTE_TOPIC, dispatch, taskIdOf, type Task } from '../tasks.ts';
+import { requestGuestAction, type Actor } from '../server-actions.ts';
+import { COMPUTE_TOPIC, dispatch, ignoredHosts, taskIdOf, type Task } from '../tasks.ts';
 import {
   GuestBuildError,
   GuestNotFoundError,
@@ -28,6 +30,7 @@ import {
 import { runGuestAction } from './guest-action-runner.ts';
 import { guestSpecOf } from './guest-spec.ts';
 import { runMoveStep } from './move-steps.ts';
+import { unshelveHere } from './unshelve-step.ts';
 import { attachInterface, detachInterface, textArg } from './interface-steps.ts';
 
 export type AllocationRatios = { cpu: number; ram: number; disk: number };
@@ -45,6 +48,11 @@ export type ComputeAgentOptions = WorkerDeps & {
   reportIntervalMs: number;
   /** Reconcile period (Nova's `sync_power_state_interval`). */
   reconcileIntervalMs: number;
+  /**
+   * Seconds a shelved guest stays on its host before the reconcile lets it go (Nova's
+   * `shelved_offload_time`): 0 at once, -1 never.
+   */
+  shelvedOffloadTime: number;
 };
 
 export class ComputeAgent {
@@ -140,6 +148,12 @@ export class ComputeAgent {
       if (instance === undefined) return;
       if (task.kind === 'build') await this.#build(task, instance);
       else if (task.kind === 'delete') await this.#delete(task, instance);
+      else if (task.kind === 'unshelve')
+        await unshelveHere(
+          { ...this.#o, log: this.#log, publisher: this.#publisher },
+          task,
+          instance,
+        );
       else if (task.kind === 'move')
         await runMoveStep(
           { ...this.#o, log: this.#log, publisher: this.#publisher },
@@ -319,7 +333,7 @@ export class ComputeAgent {
         stage: 'conductor',
         host: null,
         attempts,
-        payload: { ...task.payload, ignoreHosts: [...ignored(task), this.#o.host] },
+        payload: { ...task.payload, ignoreHosts: [...ignoredHosts(task), this.#o.host] },
       });
     });
     this.#log.warn({ instance: instance.row.uuid, why }, 'build failed here; rescheduling');
@@ -347,17 +361,24 @@ export class ComputeAgent {
     const spec = GUEST_ACTIONS[name];
     const start = instances.now();
     this.#o.notify(this.#publisher, `${spec.notify}.start`, instance.row);
-    let to: VmState = spec.to;
+    let outcome;
     try {
-      to =
-        (await runGuestAction(
+      outcome = await runGuestAction(
+        {
           driver,
-          this.#hypervisorType,
-          instance,
-          name,
-          task.payload,
-          this.#o.images,
-        )) ?? to;
+          driverName: this.#hypervisorType,
+          images: this.#o.images,
+          network: this.#o.network,
+          placement: this.#o.placement,
+          host: this.#o.host,
+          requestId: task.requestId,
+          offloadAtOnce: this.#o.shelvedOffloadTime === 0,
+          now: () => instances.now(),
+        },
+        instance,
+        name,
+        task.payload,
+      );
     } catch (err) {
       this.#log.warn({ err, instance: uuid, action: name }, 'guest action failed');
       await failAction(this.#o, instance, task, {
@@ -375,10 +396,11 @@ export class ComputeAgent {
       const changed = await instances.update(
         uuid,
         {
-          vm_state: to,
+          vm_state: outcome.to ?? spec.to,
           task_state: null,
           power_state: power,
           ...(name === 'rebuild' ? { launched_at: toDbTimestamp(instances.now()) } : {}),
+          ...outcome.change,
         },
         { taskState: [spec.taskState] },
         trx,
@@ -402,6 +424,24 @@ export class ComputeAgent {
       await this.#o.driver.destroy(instance.row.uuid);
     }
     await completeDelete(this.#o, instance, task, this.#publisher);
+  }
+
+  /** Whether a shelved guest has kept its host for `shelvedOffloadTime` seconds. */
+  #offloadDue(instance: Instance): boolean {
+    const after = this.#o.shelvedOffloadTime;
+    const at = instance.row.shelved_at;
+    if (instance.row.vm_state !== 'shelved' || after <= 0 || at === null) return false;
+    return this.#o.instances.now().getTime() - fromDbTimestamp(at).getTime() >= after * 1000;
+  }
+
+  /** Who the host's own requests (a periodic offload) are recorded as: the instance's owner. */
+  #systemActor(instance: Instance): Actor {
+    return {
+      requestId: `req-${randomUUID()}`,
+      projectId: instance.row.project_id,
+      userId: instance.row.user_id,
+      isAdmin: true,
+    };
   }
 
   /**
@@ -430,6 +470,10 @@ export class ComputeAgent {
     }
     for (const instance of mine) {
       if (instance.row.task_state !== null || this.#busy.has(instance.row.uuid)) continue;
+      if (this.#offloadDue(instance)) {
+        await requestGuestAction(this.#o, instance, this.#systemActor(instance), 'shelve_offload');
+        continue;
+      }
       if (instance.row.vm_state === 'building' || instance.row.vm_state === 'error') continue;
       const info = await driver.getInfo(instance.row.uuid);
       const power = info?.powerState ?? POWER_STATE.NOSTATE;
@@ -458,9 +502,4 @@ function uptimeLine(): string {
   const span =
     days > 0 ? `${days} day${days === 1 ? '' : 's'}, ${hours}:${minutes}` : `${hours}:${minutes}`;
   return ` ${clock} up ${span},  0 users,  load average: ${load}`;
-}
-
-function ignored(task: Task): string[] {
-  const hosts = task.payload['ignoreHosts'];
-  return Array.isArray(hosts) ? hosts.filter((h): h is string => typeof h === 'string') : [];
 }

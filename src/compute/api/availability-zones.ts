@@ -4,27 +4,12 @@
  * hosts and services.
  */
 import type { App } from '../../common/http/app.ts';
-import { INTERNAL_ZONE } from '../aggregates.ts';
-import type { ServiceRecord } from '../hosts.ts';
+import { computeZones, INTERNAL_ZONE, isAvailable } from '../aggregates.ts';
 import { authorize, type ApiDeps } from './context.ts';
 import { isoMicros } from './servers.view.ts';
 
-type Zone = { name: string; services: ServiceRecord[] };
-
-async function zones(deps: ApiDeps): Promise<Zone[]> {
-  const [services, byHost] = await Promise.all([
-    deps.hosts.services('nova-compute'),
-    deps.aggregates.zonesByHost(),
-  ]);
-  const out = new Map<string, Zone>();
-  for (const s of services) {
-    const name = byHost.get(s.host) ?? deps.defaultAvailabilityZone;
-    const zone = out.get(name) ?? { name, services: [] };
-    zone.services.push(s);
-    out.set(name, zone);
-  }
-  return [...out.values()].sort((a, b) => a.name.localeCompare(b.name));
-}
+const zones = (deps: ApiDeps) =>
+  computeZones(deps.hosts, deps.aggregates, deps.defaultAvailabilityZone);
 
 export function availabilityZoneRoutes(app: App, deps: ApiDeps): void {
   app.get('/os-availability-zone', async (request) => {
@@ -34,7 +19,7 @@ export function availabilityZoneRoutes(app: App, deps: ApiDeps): void {
     return {
       availabilityZoneInfo: (await zones(deps)).map((z) => ({
         zoneName: z.name,
-        zoneState: { available: z.services.some((s) => s.disabled === 0) },
+        zoneState: { available: isAvailable(z) },
         hosts: null,
       })),
     };
@@ -47,7 +32,7 @@ export function availabilityZoneRoutes(app: App, deps: ApiDeps): void {
     const found = await zones(deps);
     const info = found.map((z) => ({
       zoneName: z.name,
-      zoneState: { available: z.services.some((s) => s.disabled === 0) },
+      zoneState: { available: isAvailable(z) },
       hosts: Object.fromEntries(
         z.services.map((s) => [
           s.host,

@@ -9,7 +9,8 @@ import { BadRequestError } from '../../common/errors.ts';
 import { generatePassword } from '../boot.ts';
 import type { StateChange } from '../instances.ts';
 import { GUEST_ACTIONS } from '../guest-actions.ts';
-import { checkState, requestGuestAction } from '../server-actions.ts';
+import { checkLock, checkState, requestGuestAction } from '../server-actions.ts';
+import type { ImageSummary } from '../../image/client.ts';
 import {
   atLeast,
   authorize,
@@ -22,6 +23,7 @@ import {
 import {
   ACCEPTED,
   objectValue,
+  type ActionContext,
   type ActionHandler,
   type ServerActionTable,
 } from './server-actions.ts';
@@ -151,23 +153,18 @@ const rebuild: ActionHandler = async ({ request, deps, instance, actor, value })
 };
 
 /**
- * `createImage`: the image record is made first, with the caller's token (so their project owns
- * it), then the host's agent uploads the guest's disk into it. 2.45 answers with the image id,
- * older versions with its `Location`.
+ * Makes the queued image a snapshot (or a shelve) fills, with the caller's token so their
+ * project owns it, and asks the host for the action that fills it; the image goes again when
+ * the request is refused.
  */
-const createImage: ActionHandler = async ({ request, deps, instance, actor, value }) => {
-  const body = objectValue('createImage', value);
-  onlyKeys(body, ['name', 'metadata'], 'createImage');
-  const name = body['name'];
-  if (name === undefined) throw invalidField('createImage', body, "'name' is a required property");
-  if (typeof name !== 'string' || name.trim().length === 0 || name.length > 255)
-    throw invalidField('name', name, `${repr(name)} is not a name of 1 to 255 characters`);
-  const metadata =
-    body['metadata'] === undefined ? {} : parseMetadata('metadata', body['metadata']);
-  authorize(request, deps, 'os_compute_api:servers:create_image', {
-    project_id: instance.row.project_id,
-  });
-  const spec = GUEST_ACTIONS.snapshot;
+export async function requestSnapshot(
+  { request, deps, instance, actor }: Omit<ActionContext, 'value'>,
+  action: 'snapshot' | 'shelve',
+  name: string,
+  metadata: Readonly<Record<string, string>>,
+): Promise<ImageSummary> {
+  const spec = GUEST_ACTIONS[action];
+  checkLock(instance, actor);
   checkState(instance, spec.action, spec.from, spec.fromTask);
   const as = { token: request.auth.authToken, globalRequestId: request.globalRequestId };
   const base =
@@ -191,13 +188,37 @@ const createImage: ActionHandler = async ({ request, deps, instance, actor, valu
     as,
   );
   try {
-    await requestGuestAction(deps, instance, actor, 'snapshot', {
-      payload: { imageId: image.id },
-    });
+    await requestGuestAction(deps, instance, actor, action, { payload: { imageId: image.id } });
   } catch (err) {
     await deps.images.deleteImage(image.id, as).catch(() => undefined);
     throw err;
   }
+  return image;
+}
+
+/**
+ * `createImage`: the image record is made first, with the caller's token (so their project owns
+ * it), then the host's agent uploads the guest's disk into it. 2.45 answers with the image id,
+ * older versions with its `Location`.
+ */
+const createImage: ActionHandler = async ({ request, deps, instance, actor, value }) => {
+  const body = objectValue('createImage', value);
+  onlyKeys(body, ['name', 'metadata'], 'createImage');
+  const name = body['name'];
+  if (name === undefined) throw invalidField('createImage', body, "'name' is a required property");
+  if (typeof name !== 'string' || name.trim().length === 0 || name.length > 255)
+    throw invalidField('name', name, `${repr(name)} is not a name of 1 to 255 characters`);
+  const metadata =
+    body['metadata'] === undefined ? {} : parseMetadata('metadata', body['metadata']);
+  authorize(request, deps, 'os_compute_api:servers:create_image', {
+    project_id: instance.row.project_id,
+  });
+  const image = await requestSnapshot(
+    { request, deps, instance, actor },
+    'snapshot',
+    name,
+    metadata,
+  );
   if (atLeast(request, 45)) return { status: 202, body: { image_id: image.id } };
   return { status: 202, headers: { location: deps.images.imageUrl(image.id) } };
 };

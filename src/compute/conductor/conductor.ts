@@ -20,7 +20,8 @@ import {
 import { NoValidHostError, type Scheduler } from '../scheduler/scheduler.ts';
 import { migrationOf } from '../instance-moves.ts';
 import { scheduleMove } from './schedule-move.ts';
-import { CONDUCTOR_TOPIC, dispatch, taskIdOf, type Task } from '../tasks.ts';
+import { schedulingRequestOf } from './scheduling-request.ts';
+import { CONDUCTOR_TOPIC, dispatch, ignoredHosts, taskIdOf, type Task } from '../tasks.ts';
 
 export type ConductorOptions = WorkerDeps & {
   /** Names this conductor as a lease owner (several may run). */
@@ -78,7 +79,7 @@ export class Conductor {
       await this.#o.instances.db.transaction().execute((trx) => this.#o.tasks.finish(trx, task.id));
       return;
     }
-    if (task.kind === 'build') await this.#schedule(task, instance);
+    if (task.kind === 'build' || task.kind === 'unshelve') await this.#schedule(task, instance);
     else if (task.kind === 'delete') await completeDelete(this.#o, instance, task, PUBLISHER);
     else if (task.kind === 'move')
       await scheduleMove({ ...this.#o, log: this.#log, publisher: PUBLISHER }, task, instance);
@@ -102,41 +103,54 @@ export class Conductor {
     }
   }
 
+  /**
+   * Places a build, or the unshelve of an offloaded instance (which keeps its state and task
+   * state while it is placed, and goes back to no host with a fault when none fits).
+   */
   async #scheduleOne(task: Task, instance: Instance): Promise<void> {
     const { instances, tasks } = this.#o;
-    const { row, requestSpec: spec } = instance;
-    if (row.deleted === 1 || row.vm_state !== 'building') {
+    const { row } = instance;
+    const unshelve = task.kind === 'unshelve';
+    const expected = unshelve
+      ? { vmState: ['shelved_offloaded'], taskState: ['unshelving'] }
+      : { vmState: ['building'] };
+    if (
+      row.deleted === 1 ||
+      !expected.vmState.includes(row.vm_state) ||
+      (unshelve && row.task_state !== 'unshelving')
+    ) {
       await instances.db.transaction().execute((trx) => tasks.finish(trx, task.id));
       return;
     }
-    const ignoreHosts = task.payload['ignoreHosts'];
-    const group = await this.#o.groups.placementOf(row.uuid);
+    const only = task.payload['host'];
     let selection;
     try {
-      selection = await this.#o.scheduler.select({
-        instanceUuid: row.uuid,
-        projectId: row.project_id,
-        userId: row.user_id,
-        vcpus: row.vcpus,
-        memoryMb: row.memory_mb,
-        diskGb: row.root_gb + instance.flavor.ephemeral_gb + Math.ceil(instance.flavor.swap / 1024),
-        availabilityZone: spec.availabilityZone,
-        sameHost: spec.hints.sameHost ?? [],
-        differentHost: spec.hints.differentHost ?? [],
-        ignoreHosts: Array.isArray(ignoreHosts) ? (ignoreHosts as string[]) : [],
-        imageProperties: spec.imageProperties,
-        flavorExtraSpecs: instance.flavor.extra_specs,
-        ...(group !== undefined ? { group } : {}),
-      });
+      selection = await this.#o.scheduler.select(
+        schedulingRequestOf(instance, {
+          ignoreHosts: ignoredHosts(task),
+          ...(typeof only === 'string' ? { onlyHosts: [only] } : {}),
+          group: await this.#o.groups.placementOf(row.uuid),
+        }),
+      );
     } catch (err) {
       if (!(err instanceof NoValidHostError)) throw err;
-      await failBuild(
-        this.#o,
-        instance,
-        task,
-        { code: 500, message: err.message, details: err.message },
-        PUBLISHER,
-      );
+      if (unshelve)
+        await failAction(this.#o, instance, task, {
+          event: 'conductor_unshelve_instance',
+          host: null,
+          taskState: 'unshelving',
+          message: err.message,
+          publisher: PUBLISHER,
+          notify: 'unshelve',
+        });
+      else
+        await failBuild(
+          this.#o,
+          instance,
+          task,
+          { code: 500, message: err.message, details: err.message },
+          PUBLISHER,
+        );
       return;
     }
     const handed = await instances.db.transaction().execute(async (trx) => {
@@ -146,9 +160,9 @@ export class Conductor {
           host: selection.host,
           node: selection.nodename,
           availability_zone: selection.availabilityZone,
-          task_state: null,
+          ...(unshelve ? {} : { task_state: null }),
         },
-        { vmState: ['building'] },
+        expected,
         trx,
       );
       if (!placed) return false;
@@ -207,7 +221,10 @@ export class Conductor {
     }
   }
 
-  /** A host task whose host is down: a build is scheduled again, a delete completes here. */
+  /**
+   * A host task whose host is down: a build or an unshelve is scheduled again, a delete
+   * completes here, an action fails, a move is given up.
+   */
   async #takeBack(task: Task): Promise<void> {
     const { instances, tasks } = this.#o;
     const claimed = await tasks.claim(task.id, this.#o.name, 'host');
@@ -243,9 +260,9 @@ export class Conductor {
       // instead of leaving the instance in its task state.
       const name = claimed.payload['action'];
       const spec = isGuestActionName(name) ? GUEST_ACTIONS[name] : undefined;
-      // A snapshot that will not be taken leaves no queued image behind.
+      // A snapshot (or shelve) that will not be taken leaves no queued image behind.
       const image = claimed.payload['imageId'];
-      if (name === 'snapshot' && typeof image === 'string')
+      if ((name === 'snapshot' || name === 'shelve') && typeof image === 'string')
         await this.#o.images.deleteImage(image).catch(() => undefined);
       await failAction(this.#o, instance, claimed, {
         event: spec?.event ?? 'compute_action',
@@ -257,14 +274,19 @@ export class Conductor {
       });
       return;
     }
-    await releasePortsAndClaims(this.#o, instance, task.requestId);
-    const ignore = [...((task.payload['ignoreHosts'] as string[] | undefined) ?? [])];
+    // A build or an unshelve goes back to the scheduler, without this host.
+    const unshelve = task.kind === 'unshelve';
+    if (unshelve) await this.#o.placement.deleteAllocations(instance.row.uuid);
+    else await releasePortsAndClaims(this.#o, instance, task.requestId);
+    const ignore = [...ignoredHosts(task)];
     if (task.host !== null) ignore.push(task.host);
     await instances.db.transaction().execute(async (trx) => {
       await instances.update(
         instance.row.uuid,
-        { host: null, node: null, task_state: 'scheduling', networkInfo: [] },
-        { vmState: ['building'] },
+        unshelve
+          ? { host: null, node: null, task_state: 'unshelving' }
+          : { host: null, node: null, task_state: 'scheduling', networkInfo: [] },
+        { vmState: [unshelve ? 'shelved_offloaded' : 'building'] },
         trx,
       );
       await tasks.handOver(trx, task.id, this.#o.name, {

@@ -12,6 +12,7 @@ import { flavorOfColumn, migrationOf, setMigration, type MoveStep } from '../ins
 import { failAction, type WorkerDeps } from '../lifecycle.ts';
 import { NoValidHostError, type Scheduler } from '../scheduler/scheduler.ts';
 import { dispatch, type Task } from '../tasks.ts';
+import { schedulingRequestOf } from './scheduling-request.ts';
 
 export type MoveSchedulingDeps = WorkerDeps & {
   name: string;
@@ -54,7 +55,7 @@ export async function scheduleMove(
   instance: Instance,
 ): Promise<void> {
   const { instances, tasks, placement } = deps;
-  const { row, requestSpec: spec } = instance;
+  const { row } = instance;
   const uuid = task.payload['migration'];
   const migration = typeof uuid === 'string' ? await migrationOf(instances.db, uuid) : undefined;
   const plan = migration === undefined ? undefined : PLAN[migration.migration_type];
@@ -76,22 +77,14 @@ export async function scheduleMove(
   const group = await deps.groups.placementOf(row.uuid);
   let selection;
   try {
-    selection = await deps.scheduler.select({
-      instanceUuid: row.uuid,
-      projectId: row.project_id,
-      userId: row.user_id,
-      vcpus: flavor.vcpus,
-      memoryMb: flavor.memory_mb,
-      diskGb: flavor.root_gb + flavor.ephemeral_gb + Math.ceil(flavor.swap / 1024),
-      availabilityZone: spec.availabilityZone,
-      sameHost: spec.hints.sameHost ?? [],
-      differentHost: spec.hints.differentHost ?? [],
-      ignoreHosts: leave ? [source] : [],
-      imageProperties: spec.imageProperties,
-      flavorExtraSpecs: flavor.extra_specs,
-      ...(migration.dest_host !== null ? { onlyHosts: [migration.dest_host] } : {}),
-      ...(group !== undefined ? { group } : {}),
-    });
+    selection = await deps.scheduler.select(
+      schedulingRequestOf(instance, {
+        flavor,
+        ignoreHosts: leave ? [source] : [],
+        ...(migration.dest_host !== null ? { onlyHosts: [migration.dest_host] } : {}),
+        group,
+      }),
+    );
   } catch (err) {
     if (!(err instanceof NoValidHostError)) throw err;
     await placement.moveAllocations(migration.uuid, row.uuid, owner);

@@ -362,9 +362,18 @@ async function moves(db: Kysely<unknown>, dialect: DialectName): Promise<void> {
   await s.alterTable('instances').addColumn('new_flavor', t.json).execute();
 }
 
+/** Where a shelved instance's disk went (the snapshot it is unshelved from), when and from where. */
+async function shelve(db: Kysely<unknown>): Promise<void> {
+  const s = db.schema;
+  await s.alterTable('instances').addColumn('shelved_image_id', t.uuid).execute();
+  await s.alterTable('instances').addColumn('shelved_at', t.timestamp).execute();
+  await s.alterTable('instances').addColumn('shelved_host', t.name).execute();
+}
+
 export const COMPUTE_MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'flavors-and-keypairs', up: flavorsAndKeypairs },
   { version: 2, name: 'servers', up: servers },
   { version: 3, name: 'groups-aggregates-quotas', up: groupsAggregatesQuotas },
   { version: 4, name: 'moves', up: moves },
+  { version: 5, name: 'shelve', up: shelve },
 ];

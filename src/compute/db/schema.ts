@@ -86,6 +86,10 @@ export type InstanceRow = {
   /** JSON `FlavorSnapshot`s of a resize in progress (null otherwise). */
   old_flavor: string | null;
   new_flavor: string | null;
+  /** The snapshot a shelved instance is unshelved from, when it was shelved and on which host. */
+  shelved_image_id: string | null;
+  shelved_at: string | null;
+  shelved_host: string | null;
 };
 
 export type InstanceMetadataRow = { instance_uuid: string; key: string; value: string };
