@@ -81,6 +81,12 @@ export const ComputeConfigSchema = Type.Object(
       default: 1000,
       description: 'Allocation candidates the scheduler asks placement for.',
     }),
+    placement_sample: Type.Integer({
+      minimum: 1,
+      default: 50,
+      description:
+        'Allocation candidates the scheduler asks for first; all of them (up to max_placement_results) only when none of the sample passes the filters. Placement shuffles candidates by default, so the sample is random.',
+    }),
     scheduler_cache_seconds: Seconds(
       1,
       'How long the scheduler reuses its list of hosts and their services before reading it again.',

@@ -191,6 +191,7 @@ export async function createComputeService(
           },
           aggregates,
           maxPlacementResults: config.max_placement_results,
+          placementSample: config.placement_sample,
           hostCacheMs: config.scheduler_cache_seconds * 1000,
           now: () => now().getTime(),
           defaultAvailabilityZone: config.default_availability_zone,

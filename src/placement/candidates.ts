@@ -70,10 +70,17 @@ export function allocationCandidates(snap: Snapshot, query: CandidateQuery): Can
   const numbered = query.groups.filter((g) => g.suffix !== '').length;
   const seen = new Set<string>();
   const results: AllocationRequest[] = [];
-  // Anchors are visited in id order and each is worked out on its own, so a `limit` (when the
-  // answer is not shuffled) stops the work after the first anchors instead of after all of them.
-  const limit = query.randomize === true ? undefined : query.limit;
-  anchors: for (const anchor of index.roots) {
+  // Anchors are visited in id order (in random order when the answer is shuffled) and each is
+  // worked out on its own, so a `limit` stops the work after the first anchors instead of after
+  // all of them.
+  const limit = query.limit;
+  let roots = index.roots;
+  if (query.randomize === true) {
+    const shuffled = [...roots];
+    shuffle(shuffled);
+    roots = shuffled;
+  }
+  anchors: for (const anchor of roots) {
     if (!anchorOk(anchor)) continue;
     const lists: AllocationRequest[][] = [];
     for (const group of query.groups) {
@@ -97,12 +104,9 @@ export function allocationCandidates(snap: Snapshot, query: CandidateQuery): Can
       if (limit !== undefined && results.length >= limit) break anchors;
     }
   }
-  let requests = results;
-  if (query.randomize === true) {
-    shuffle(requests);
-    if (query.limit !== undefined) requests = requests.slice(0, query.limit);
-  }
-  return { requests, summaries: summariesFor(snap, requests, query.nestedAware) };
+  // An anchor may give several requests: they are mixed with the others' too.
+  if (query.randomize === true) shuffle(results);
+  return { requests: results, summaries: summariesFor(snap, results, query.nestedAware) };
 }
 
 /** Roots allowed by `root_required`, or undefined when it was not given. */

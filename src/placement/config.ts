@@ -5,10 +5,11 @@ import type { Static } from 'typebox';
 export const PlacementConfigSchema = Type.Object(
   {
     randomize_allocation_candidates: Type.Boolean({
-      default: false,
+      default: true,
       description:
-        'Shuffle allocation candidates before `limit` takes the first ones, so that schedulers ' +
-        'asking at once spread over providers instead of racing for the same ones.',
+        'Return allocation candidates in random order (upstream: false), so that `limit` takes ' +
+        'a random sample and schedulers asking at once spread over providers instead of racing ' +
+        'for the same ones. Their order is undefined either way.',
     }),
   },
   { additionalProperties: false, default: {} },

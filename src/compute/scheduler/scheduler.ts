@@ -1,7 +1,8 @@
 /**
- * The scheduler: asks placement for allocation candidates, turns them into host states, runs the
- * filters and weighers, then claims the allocation of the best host atomically in placement,
- * going down the list when a claim loses a race. When no host is left it throws
+ * The scheduler: asks placement for allocation candidates (a sample first, all of them when no
+ * host of the sample passes), turns them into host states, runs the filters and weighers, then
+ * claims the allocation of the best host atomically in placement, going down the list when a
+ * claim loses a race. When no host is left it throws
  * `NoValidHostError` saying which filter removed how many hosts.
  */
 import type { PlacementClient, Allocations, Candidates } from '../../placement/client.ts';
@@ -71,8 +72,13 @@ export type SchedulerOptions = {
   aggregates?: AggregateSource;
   filters?: readonly HostFilter[];
   weighers?: readonly { weigher: HostWeigher; multiplier: number }[];
-  /** Candidates asked of placement per request (Nova's `max_placement_results`). */
+  /** Candidates asked of placement per request at most (Nova's `max_placement_results`). */
   maxPlacementResults?: number;
+  /**
+   * Candidates asked first; only when none of them passes the filters is placement asked for
+   * `maxPlacementResults`. Fewer candidates are much cheaper to list, send and weigh.
+   */
+  placementSample?: number;
   /** How long the host list (nodes and services) is reused before it is read again. */
   hostCacheMs?: number;
   defaultAvailabilityZone?: string;
@@ -106,18 +112,22 @@ export class Scheduler {
    * @throws NoValidHostError when no host fits or every claim lost its race.
    */
   async select(request: SchedulingRequest): Promise<Selection> {
-    const candidates = await this.#o.placement.allocationCandidates({
-      resources: { VCPU: request.vcpus, MEMORY_MB: request.memoryMb, DISK_GB: request.diskGb },
-      limit: this.#o.maxPlacementResults ?? 1000,
-    });
+    const full = this.#o.maxPlacementResults ?? 1000;
+    // A request tied to particular hosts (named ones, another instance's, a zone's) may find
+    // none of them in a sample: it asks for every candidate at once.
+    const narrow =
+      request.onlyHosts !== undefined ||
+      request.sameHost.length > 0 ||
+      request.availabilityZone !== null;
+    const sample = narrow ? full : Math.min(this.#o.placementSample ?? full, full);
+    let found = await this.#candidates(request, sample);
+    if (found.passed.length === 0 && sample < full && found.truncated)
+      found = await this.#candidates(request, full);
+    const { candidates, hosts, passed, removed } = found;
     if (candidates.allocation_requests.length === 0)
       throw new NoValidHostError(
         `There are not enough hosts available: no host has ${request.vcpus} VCPU, ${request.memoryMb} MB of memory and ${request.diskGb} GB of disk free.`,
       );
-    const all = await this.#hostStates(candidates, request);
-    const only = request.onlyHosts;
-    const hosts = only === undefined ? all : all.filter((h) => only.includes(h.host));
-    const { passed, removed } = this.#filter(hosts, request);
     if (passed.length === 0) {
       const why = removed.map(([filter, n]) => `${filter} removed ${n}`).join(', ');
       throw new NoValidHostError(
@@ -164,6 +174,29 @@ export class Scheduler {
     throw new NoValidHostError(
       'There are not enough hosts available: every claim lost a race for the last resources.',
     );
+  }
+
+  /**
+   * Up to `limit` candidates from placement (a random sample of them when placement shuffles),
+   * as host states, filtered. `truncated`: placement may have had more.
+   */
+  async #candidates(request: SchedulingRequest, limit: number) {
+    const candidates = await this.#o.placement.allocationCandidates({
+      resources: { VCPU: request.vcpus, MEMORY_MB: request.memoryMb, DISK_GB: request.diskGb },
+      limit,
+    });
+    const all =
+      candidates.allocation_requests.length === 0
+        ? []
+        : await this.#hostStates(candidates, request);
+    const only = request.onlyHosts;
+    const hosts = only === undefined ? all : all.filter((h) => only.includes(h.host));
+    return {
+      candidates,
+      hosts,
+      ...this.#filter(hosts, request),
+      truncated: candidates.allocation_requests.length >= limit,
+    };
   }
 
   #filter(
