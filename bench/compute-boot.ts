@@ -58,7 +58,7 @@ const { values: args } = parseArgs({
 });
 const bounded = (v: string | undefined, max: number) => Math.min(Math.max(Number(v) || 1, 1), max);
 const HOSTS = bounded(args.hosts, 5000);
-const BOOTS = bounded(args.boots, 5000);
+const BOOTS = bounded(args.boots, 10_000);
 const CONCURRENCY = bounded(args.concurrency, 256);
 const SEQUENTIAL = bounded(args.sequential, 1000);
 
@@ -291,11 +291,14 @@ try {
 
   const detailed = await fetch(`${computeUrl}/v2.1/servers/detail?limit=1000`, { headers });
   await detailed.text();
-  const detailT0 = performance.now();
-  for (let i = 0; i < 10; i++)
+  const detailTimes: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const t0 = performance.now();
     await (await fetch(`${computeUrl}/v2.1/servers/detail?limit=1000`, { headers })).text();
+    detailTimes.push(performance.now() - t0);
+  }
   console.log(
-    `servers/detail?limit=1000 with ${ids.length} servers: ${ms((performance.now() - detailT0) / 10)} mean of 10 (status ${detailed.status})`,
+    `servers/detail?limit=1000 with ${ids.length} servers: ${summary(detailTimes)} over 20 (status ${detailed.status})`,
   );
 
   const gone = new Map<string, () => void>();

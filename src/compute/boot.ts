@@ -17,6 +17,7 @@ import type { Instances } from './instances.ts';
 import type { Quotas } from './quotas.ts';
 import { groupNotFound, type ServerGroup, type ServerGroups } from './server-groups.ts';
 import type { KeyPairs } from './keypairs.ts';
+import type { Hosts } from './hosts.ts';
 import type { Tasks } from './tasks.ts';
 
 export type BootNetworks =
@@ -33,6 +34,8 @@ export type BootRequest = {
   metadata: Record<string, string>;
   securityGroups: string[];
   availabilityZone: string | undefined;
+  /** A host or node the server must go to; `force`d ones skip the filters (admins only). */
+  destination?: { host?: string; node?: string; force: boolean };
   configDrive: boolean;
   minCount: number;
   maxCount: number;
@@ -71,6 +74,7 @@ export type BootDeps = {
   quotas: Quotas;
   groups: ServerGroups;
   aggregates: Aggregates;
+  hosts: Hosts;
   defaultAvailabilityZone: string;
 };
 
@@ -203,6 +207,46 @@ async function resolveNetworks(
 }
 
 /**
+ * The host a server must go to. A requested one (2.74) must exist; a forced one that does not
+ * ends in NoValidHost when it is scheduled, as in Nova. A node is looked up by its
+ * `hypervisor_hostname`.
+ * @throws BadRequestError (400) for a requested host or node that is not a compute host.
+ */
+async function destinationOf(
+  deps: BootDeps,
+  req: BootRequest,
+): Promise<RequestSpec['destination']> {
+  const wanted = req.destination;
+  if (wanted === undefined) return undefined;
+  const nodes = await deps.hosts.nodes();
+  const missing = () => bad(`Compute host ${wanted.host ?? wanted.node} could not be found.`);
+  let host = wanted.host;
+  if (wanted.node !== undefined) {
+    const node = nodes.find(
+      (n) => n.hypervisor_hostname === wanted.node && (host === undefined || n.host === host),
+    );
+    if (node === undefined && !wanted.force) throw missing();
+    host = node?.host ?? host ?? wanted.node;
+  }
+  if (host === undefined || (!wanted.force && !nodes.some((n) => n.host === host))) throw missing();
+  return { host, force: wanted.force };
+}
+
+/**
+ * The zone of a server forced onto `host`: the one asked for when the host is in it, else none
+ * (Nova ignores a zone the forced host is not in, so the zone filter cannot refuse the host).
+ */
+async function forcedZone(
+  deps: BootDeps,
+  asked: string | undefined,
+  host: string,
+): Promise<string | null> {
+  if (asked === undefined) return null;
+  const hostZone = (await deps.aggregates.zonesByHost()).get(host) ?? deps.defaultAvailabilityZone;
+  return asked === hostZone ? asked : null;
+}
+
+/**
  * Checks and records the servers of one boot request.
  * @throws BadRequestError (400) naming what is wrong; ForbiddenError (403) over quota;
  *   ConflictError (409) for an ambiguous network or a port in use.
@@ -258,6 +302,7 @@ export async function bootServers(
     ![...(await deps.aggregates.zonesByHost()).values()].includes(req.availabilityZone)
   )
     throw bad(`The requested availability zone is not available`);
+  const destination = await destinationOf(deps, req);
   const count = await allowedCount(deps, booter.projectId, flavor, req);
   const group = await groupFor(deps, booter, req, count);
   const reservationId = `r-${randomBytes(4).toString('hex')}`;
@@ -266,7 +311,11 @@ export async function bootServers(
     networks,
     securityGroups,
     securityGroupNames: [...new Set(req.securityGroups)],
-    availabilityZone: req.availabilityZone ?? null,
+    availabilityZone:
+      destination?.force === true
+        ? await forcedZone(deps, req.availabilityZone, destination.host)
+        : (req.availabilityZone ?? null),
+    ...(destination !== undefined ? { destination } : {}),
     hints: {
       ...(req.hints.sameHost.length > 0 ? { sameHost: req.hints.sameHost } : {}),
       ...(req.hints.differentHost.length > 0 ? { differentHost: req.hints.differentHost } : {}),

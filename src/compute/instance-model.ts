@@ -53,6 +53,8 @@ export type RequestSpec = {
   availabilityZone: string | null;
   /** Scheduler hints: `same_host`, `different_host`, `group`. */
   hints: { sameHost?: string[]; differentHost?: string[]; group?: string };
+  /** The host a build must go to; a `force`d one skips the filters (Nova's forced host). */
+  destination?: { host: string; force: boolean };
   /** Hosts a build must not go to again (they failed it). */
   ignoreHosts: string[];
   /** The image's properties the filters look at (`hw_*`, `img_*`, `os_type`…). */

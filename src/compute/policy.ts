@@ -38,6 +38,8 @@ export const COMPUTE_POLICY: readonly RuleDefault[] = [
   rule('os_compute_api:servers:index:get_all_tenants', ADMIN),
   rule('os_compute_api:servers:detail:get_all_tenants', ADMIN),
   rule('os_compute_api:servers:allow_all_filters', ADMIN),
+  rule('os_compute_api:servers:create:forced_host', ADMIN),
+  rule('compute:servers:create:requested_destination', ADMIN),
   rule('os_compute_api:servers:show:host_status', ADMIN),
   rule('os_compute_api:os-extended-server-attributes', ADMIN),
   rule('os_compute_api:os-deferred-delete:force', OWNER),

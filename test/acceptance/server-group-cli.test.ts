@@ -116,7 +116,7 @@ describe('openstack CLI: server groups, aggregates and quotas', { timeout: 240_0
     assert.deepEqual(await cloud.json<Row[]>(['server', 'group', 'list']), []);
   });
 
-  it('aggregate with a zone, availability zone list, boot into the zone, hypervisor show', async () => {
+  it('aggregate with a zone, availability zone list, boot into the zone or onto a host, hypervisor show', async () => {
     const agg = await cloud.json(['aggregate', 'create', '--zone', 'az-east', 'rack-east']);
     assert.equal(agg['availability_zone'], 'az-east');
     await cloud.ok(['aggregate', 'add', 'host', 'rack-east', 'fake-host-2']);
@@ -149,7 +149,31 @@ describe('openstack CLI: server groups, aggregates and quotas', { timeout: 240_0
     const hv = await cloud.json(['hypervisor', 'show', 'fake-host-2']);
     assert.equal(hv['hypervisor_hostname'], 'fake-host-2');
     assert.match(JSON.stringify(hv['aggregates']), /rack-east/);
-    await cloud.ok(['server', 'delete', '--wait', 'az-1']);
+    // An admin forces a host through the zone, or requests one with --host (2.74).
+    const boot = ['server', 'create', '--image', 'tstack-test', '--flavor', 'm1.tiny'];
+    await cloud.ok([
+      ...boot,
+      '--network',
+      'private',
+      '--availability-zone',
+      'az-east:fake-host-2',
+      'az-2',
+    ]);
+    await cloud.ok([
+      '--os-compute-api-version',
+      '2.74',
+      ...boot,
+      '--network',
+      'private',
+      '--host',
+      'fake-host-3',
+      'az-3',
+    ]);
+    const [forced, requested] = await settle(['az-2', 'az-3']);
+    assert.equal(forced?.['OS-EXT-SRV-ATTR:host'], 'fake-host-2');
+    assert.equal(forced?.['OS-EXT-AZ:availability_zone'], 'az-east');
+    assert.equal(requested?.['OS-EXT-SRV-ATTR:host'], 'fake-host-3');
+    await cloud.ok(['server', 'delete', '--wait', 'az-1', 'az-2', 'az-3']);
     await cloud.ok(['aggregate', 'remove', 'host', 'rack-east', 'fake-host-2']);
     await cloud.ok(['aggregate', 'delete', 'rack-east']);
     assert.deepEqual(await cloud.json<Row[]>(['aggregate', 'list']), []);

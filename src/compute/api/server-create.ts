@@ -1,4 +1,60 @@
 /**
+ * Where the request asks the server to go: a zone, and a host or node, either forced through
+ * the zone (`zone:host`, `zone:host:node`, `zone::node`; filters do not apply, as in Nova) or
+ * requested with `host`/`hypervisor_hostname` from 2.74 (filters apply).
+ * @throws BadRequestError (400) for a zone that does not parse or both ways at once.
+ */
+function placementOf(
+  request: FastifyRequest,
+  body: Body,
+): Pick<BootRequest, 'availabilityZone' | 'destination'> {
+  const given = str(body, 'availability_zone', { min: 1, max: 255 });
+  let zone = given;
+  let host: string | undefined;
+  let node: string | undefined;
+  if (given?.includes(':') === true) {
+    const parts = given.split(':');
+    if (parts.length === 2) [zone, host] = parts;
+    else if (parts.length === 3 && given.includes('::')) [zone, , node] = parts;
+    else if (parts.length === 3) [zone, host, node] = parts;
+    else
+      throw new BadRequestError(
+        'Invalid input received: Unable to parse availability_zone',
+        'compute.bad_request',
+      );
+  }
+  const forced = { ...(host ? { host } : {}), ...(node ? { node } : {}) };
+  const requested = atLeast(request, 74)
+    ? {
+        ...(body['host'] !== undefined ? { host: hostName(body, 'host') } : {}),
+        ...(body['hypervisor_hostname'] !== undefined
+          ? { node: hostName(body, 'hypervisor_hostname') }
+          : {}),
+      }
+    : {};
+  const isForced = Object.keys(forced).length > 0;
+  if (isForced && Object.keys(requested).length > 0)
+    throw new BadRequestError(
+      'One mechanism with host and/or hypervisor_hostname and another mechanism with zone:host:node are mutually exclusive.',
+      'compute.bad_request',
+    );
+  const out: Pick<BootRequest, 'availabilityZone' | 'destination'> = {
+    availabilityZone: zone === '' ? undefined : zone,
+  };
+  if (isForced) out.destination = { ...forced, force: true };
+  else if (Object.keys(requested).length > 0) out.destination = { ...requested, force: false };
+  return out;
+}
+
+/** A host or node name (2.74's `host` and `hypervisor_hostname`). */
+function hostName(body: Body, key: string): string {
+  const v = str(body, key, { min: 1, max: 255 }) as string;
+  if (!/^[a-zA-Z0-9._-]*$/.test(v))
+    throw invalidField(key, v, `'${v}' does not match '^[a-zA-Z0-9-._]*$'`);
+  return v;
+}
+
+/**
  * The body of POST /servers, checked as Nova's JSON schema checks it for the request's
  * microversion: unknown keys, wrong types and bad values are a 400 naming the field.
  */
@@ -280,7 +336,7 @@ export function parseBoot(
     userData,
     metadata: body['metadata'] === undefined ? {} : parseMetadata('metadata', body['metadata']),
     securityGroups,
-    availabilityZone: str(body, 'availability_zone', { min: 1, max: 255 }),
+    ...placementOf(request, body),
     configDrive: bool(body, 'config_drive') ?? false,
     minCount,
     maxCount,

@@ -265,6 +265,15 @@ export function serverRoutes(app: App, deps: ApiDeps): void {
         'compute.bad_request',
       );
     const boot = parseBoot(request, request.body);
+    if (boot.destination !== undefined)
+      authorize(
+        request,
+        deps,
+        boot.destination.force
+          ? 'os_compute_api:servers:create:forced_host'
+          : 'compute:servers:create:requested_destination',
+        { project_id: projectId ?? '' },
+      );
     const viewer = viewerOf(request, deps);
     const requestId = requestIdOf(request);
     const result = await bootServers(

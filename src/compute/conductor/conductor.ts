@@ -122,16 +122,20 @@ export class Conductor {
       await instances.db.transaction().execute((trx) => tasks.finish(trx, task.id));
       return;
     }
-    const only = task.payload['host'];
+    // An unshelve may name its host; a build keeps the destination it was asked for (a move
+    // or an unshelve forgets it, as Nova resets forced destinations).
+    const only = unshelve ? task.payload['host'] : instance.requestSpec.destination?.host;
+    const force = !unshelve && instance.requestSpec.destination?.force === true;
     let selection;
     try {
-      selection = await this.#o.scheduler.select(
-        schedulingRequestOf(instance, {
+      selection = await this.#o.scheduler.select({
+        ...schedulingRequestOf(instance, {
           ignoreHosts: ignoredHosts(task),
           ...(typeof only === 'string' ? { onlyHosts: [only] } : {}),
           group: await this.#o.groups.placementOf(row.uuid),
         }),
-      );
+        ...(force ? { force } : {}),
+      });
     } catch (err) {
       if (!(err instanceof NoValidHostError)) throw err;
       if (unshelve)

@@ -41,6 +41,8 @@ export type SchedulingRequest = {
   ignoreHosts: readonly string[];
   /** When set, the only hosts considered (an admin's chosen destination). */
   onlyHosts?: readonly string[];
+  /** The `onlyHosts` are taken as they are, without the filters (Nova's forced host). */
+  force?: boolean;
   imageProperties: Readonly<Record<string, string>>;
   /** The flavor's extra specs (the aggregate filter matches them against host aggregates). */
   flavorExtraSpecs: Readonly<Record<string, string>>;

@@ -194,7 +194,10 @@ export class Scheduler {
     return {
       candidates,
       hosts,
-      ...this.#filter(hosts, request),
+      // A forced host skips the filters, but a build that failed there does not go back.
+      ...(request.force === true
+        ? { passed: hosts.filter((h) => !request.ignoreHosts.includes(h.host)), removed: [] }
+        : this.#filter(hosts, request)),
       truncated: candidates.allocation_requests.length >= limit,
     };
   }

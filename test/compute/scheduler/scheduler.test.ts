@@ -59,4 +59,108 @@ describe('scheduler: sampled candidates', () => {
     // Three samples in four hold a disabled host; every boot still finds host-1.
     assert.deepEqual(await boot(h, 6), Array(6).fill('host-1'));
   });
+
+  it('places a server on the host an admin forces (no filters) or requests (filters)', async (t) => {
+    const h = await serversHarness(t, {
+      hosts: HOSTS.slice(0, 3).map((hostname) => ({ hostname })),
+    });
+    const disabled = await h.call('PUT', '/v2.1/os-services/disable', {
+      body: { host: 'host-3', binary: 'nova-compute' },
+    });
+    assert.equal(disabled.status, 200, disabled.text);
+    const member = h.token('alice', 'project-a');
+    const create = (server: Record<string, unknown>, version = '2.74', token = h.admin) =>
+      h.call('POST', '/v2.1/servers', {
+        body: {
+          server: { name: 'vm', imageRef: h.imageId, flavorRef: '1', networks: 'none', ...server },
+        },
+        version,
+        token,
+      });
+    const placed = async (server: Record<string, unknown>) => {
+      const r = await create(server);
+      assert.equal(r.status, 202, r.text);
+      return h.waitFor(r.body.server.id, settled);
+    };
+    // zone:host forces the host past the ComputeFilter, and the server is in the zone.
+    const forced = await placed({ availability_zone: 'nova:host-3' });
+    assert.equal(forced.status, 'ACTIVE', JSON.stringify(forced.fault));
+    assert.equal(forced['OS-EXT-SRV-ATTR:host'], 'host-3');
+    assert.equal(forced['OS-EXT-AZ:availability_zone'], 'nova');
+    const byNode = await placed({ availability_zone: '::host-2' });
+    assert.equal(byNode['OS-EXT-SRV-ATTR:host'], 'host-2');
+    // 2.74's host and hypervisor_hostname go through the filters.
+    assert.equal((await placed({ host: 'host-2' }))['OS-EXT-SRV-ATTR:host'], 'host-2');
+    assert.equal(
+      (await placed({ hypervisor_hostname: 'host-1' }))['OS-EXT-SRV-ATTR:host'],
+      'host-1',
+    );
+    const refused = await placed({ host: 'host-3' });
+    assert.equal(refused.status, 'ERROR');
+    assert.match(refused.fault.message, /ComputeFilter removed 1/);
+
+    const cases: [string, Record<string, unknown>, string, string, number, string][] = [
+      [
+        'a member forcing a host',
+        { availability_zone: 'nova:host-2' },
+        '2.37',
+        member,
+        403,
+        "Policy doesn't allow os_compute_api:servers:create:forced_host to be performed.",
+      ],
+      [
+        'a member requesting a host',
+        { host: 'host-2' },
+        '2.74',
+        member,
+        403,
+        "Policy doesn't allow compute:servers:create:requested_destination to be performed.",
+      ],
+      [
+        'a host that is not a compute host',
+        { host: 'host-9' },
+        '2.74',
+        h.admin,
+        400,
+        'Compute host host-9 could not be found.',
+      ],
+      [
+        'a node that is not on the host',
+        { host: 'host-1', hypervisor_hostname: 'host-2' },
+        '2.74',
+        h.admin,
+        400,
+        'Compute host host-1 could not be found.',
+      ],
+      [
+        'both ways at once',
+        { availability_zone: 'nova:host-1', host: 'host-1' },
+        '2.74',
+        h.admin,
+        400,
+        'One mechanism with host and/or hypervisor_hostname and another mechanism with zone:host:node are mutually exclusive.',
+      ],
+      [
+        'a zone that does not parse',
+        { availability_zone: 'a:b:c:d' },
+        '2.37',
+        h.admin,
+        400,
+        'Invalid input received: Unable to parse availability_zone',
+      ],
+      [
+        'a host before 2.74',
+        { host: 'host-1' },
+        '2.73',
+        h.admin,
+        400,
+        "Additional properties are not allowed ('host' was unexpected)",
+      ],
+    ];
+    for (const [name, server, version, token, status, message] of cases) {
+      const r = await create(server, version, token);
+      assert.equal(r.status, status, `${name}: ${r.text}`);
+      assert.equal((Object.values(r.body)[0] as any).message, message, name);
+    }
+  });
 });
