@@ -15,11 +15,10 @@ import type { Quotas } from './quotas.ts';
 import {
   checkLock,
   checkState,
-  invalidState,
+  requestWork,
   type ActionDeps,
   type Actor,
 } from './server-actions.ts';
-import { dispatch } from './tasks.ts';
 import { POWER_STATE } from './virt/driver.ts';
 
 export type Migration = Selectable<MigrationRow>;
@@ -179,70 +178,48 @@ export async function requestMove(
   }
   const migration = randomUUID();
   const now = toDbTimestamp(deps.instances.now());
-  const ids = await deps.instances.db.transaction().execute(async (trx) => {
-    const changed = await deps.instances.update(
-      row.uuid,
-      {
-        task_state: kind.taskState,
-        ...(kind.taskState === 'resize_prep'
-          ? { new_flavor: toDbJson(move.flavor), old_flavor: toDbJson(old) }
-          : {}),
+  await requestWork(deps, instance, actor, {
+    action,
+    change: {
+      task_state: kind.taskState,
+      ...(kind.taskState === 'resize_prep'
+        ? { new_flavor: toDbJson(move.flavor), old_flavor: toDbJson(old) }
+        : {}),
+    },
+    expected: { vmState: kind.from, taskState: [null] },
+    within: async (trx) => {
+      await trx
+        .insertInto('migrations')
+        .values({
+          uuid: migration,
+          instance_uuid: row.uuid,
+          migration_type: move.kind,
+          status: kind.status,
+          source_compute: row.host,
+          source_node: row.node,
+          dest_compute: null,
+          dest_node: null,
+          dest_host: move.host ?? null,
+          old_flavor_id: old.flavorid,
+          new_flavor_id: move.flavor.flavorid,
+          project_id: row.project_id,
+          user_id: row.user_id,
+          created_at: now,
+          updated_at: now,
+        })
+        .execute();
+    },
+    task: {
+      kind: 'move',
+      stage: 'conductor',
+      payload: {
+        migration,
+        step: 'schedule',
+        oldVmState: row.vm_state,
+        ...(move.host !== undefined ? { host: move.host } : {}),
       },
-      { vmState: kind.from, taskState: [null] },
-      trx,
-    );
-    if (!changed) return undefined;
-    await trx
-      .insertInto('migrations')
-      .values({
-        uuid: migration,
-        instance_uuid: row.uuid,
-        migration_type: move.kind,
-        status: kind.status,
-        source_compute: row.host,
-        source_node: row.node,
-        dest_compute: null,
-        dest_node: null,
-        dest_host: move.host ?? null,
-        old_flavor_id: old.flavorid,
-        new_flavor_id: move.flavor.flavorid,
-        project_id: row.project_id,
-        user_id: row.user_id,
-        created_at: now,
-        updated_at: now,
-      })
-      .execute();
-    await deps.instances.startAction(trx, {
-      uuids: [row.uuid],
-      requestId: actor.requestId,
-      action,
-      projectId: actor.projectId,
-      userId: actor.userId,
-    });
-    return deps.tasks.add(trx, [
-      {
-        instanceUuid: row.uuid,
-        kind: 'move',
-        stage: 'conductor',
-        payload: {
-          migration,
-          step: 'schedule',
-          oldVmState: row.vm_state,
-          ...(move.host !== undefined ? { host: move.host } : {}),
-        },
-        requestId: actor.requestId,
-      },
-    ]);
+    },
   });
-  if (ids === undefined) {
-    const now2 = await deps.instances.row(row.uuid);
-    throw invalidState(action, now2 ?? instance);
-  }
-  await dispatch(
-    deps.bus,
-    { id: ids[0] as string, stage: 'conductor', host: null },
-    actor.requestId,
-  );
 }
 
 /** A resize to more vCPUs or memory must fit the project's quota. */
@@ -284,45 +261,28 @@ export async function requestMoveEnd(
     throw new BadRequestError(`Instance has not been resized.`, 'compute.migration_not_found');
   const step: MoveStep = end === 'confirm' ? 'confirm_source' : 'revert_dest';
   const host = end === 'confirm' ? migration.source_compute : migration.dest_compute;
-  const ids = await deps.instances.db.transaction().execute(async (trx) => {
-    const changed = await deps.instances.update(
-      instance.row.uuid,
-      end === 'revert' ? { task_state: 'resize_reverting' } : {},
-      { vmState: ['resized'], taskState: [null] },
-      trx,
-    );
-    if (!changed) return undefined;
-    await setMigration(
-      trx,
-      migration.uuid,
-      { status: end === 'confirm' ? 'confirming' : 'reverting' },
-      deps.instances.now(),
-    );
-    await deps.instances.startAction(trx, {
-      uuids: [instance.row.uuid],
-      requestId: actor.requestId,
-      action,
-      projectId: actor.projectId,
-      userId: actor.userId,
-    });
-    return deps.tasks.add(trx, [
-      {
-        instanceUuid: instance.row.uuid,
-        kind: 'move',
-        stage: 'host',
-        host,
-        payload: {
-          migration: migration.uuid,
-          step,
-          oldVmState: instance.row.power_state === POWER_STATE.SHUTDOWN ? 'stopped' : 'active',
-        },
-        requestId: actor.requestId,
+  await requestWork(deps, instance, actor, {
+    action,
+    change: end === 'revert' ? { task_state: 'resize_reverting' } : {},
+    expected: { vmState: ['resized'], taskState: [null] },
+    within: (trx) =>
+      setMigration(
+        trx,
+        migration.uuid,
+        { status: end === 'confirm' ? 'confirming' : 'reverting' },
+        deps.instances.now(),
+      ),
+    task: {
+      kind: 'move',
+      stage: 'host',
+      host,
+      payload: {
+        migration: migration.uuid,
+        step,
+        oldVmState: instance.row.power_state === POWER_STATE.SHUTDOWN ? 'stopped' : 'active',
       },
-    ]);
+    },
   });
-  if (ids === undefined)
-    throw invalidState(action, (await deps.instances.row(instance.row.uuid)) ?? instance);
-  await dispatch(deps.bus, { id: ids[0] as string, stage: 'host', host }, actor.requestId);
 }
 
 export type MigrationFilters = {

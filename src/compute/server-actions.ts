@@ -9,7 +9,7 @@ import type { MessageBus } from '../common/messaging/bus.ts';
 import { GUEST_ACTIONS, type GuestActionName } from './guest-actions.ts';
 import type { Hosts } from './hosts.ts';
 import type { Instance } from './instance-model.ts';
-import type { Expected, Instances, StateChange } from './instances.ts';
+import type { Db, Expected, Instances, StateChange } from './instances.ts';
 import { callHost } from './host-rpc.ts';
 import { dispatch, type NewTask, type Tasks } from './tasks.ts';
 
@@ -120,7 +120,9 @@ export async function requestGuestAction(
     action: spec.action,
     change: { ...options.change, task_state: spec.taskState },
     expected: { vmState: spec.from, taskState: spec.fromTask },
-    ...(options.metadata !== undefined ? { metadata: options.metadata } : {}),
+    ...(options.metadata !== undefined
+      ? { within: (trx: Db) => replaceMetadata(trx, uuid, options.metadata ?? {}) }
+      : {}),
     task: {
       kind: 'action',
       stage: 'host',
@@ -130,10 +132,25 @@ export async function requestGuestAction(
   });
 }
 
+/** Replaces all of the server's metadata (a rebuild's), inside the caller's transaction. */
+async function replaceMetadata(
+  trx: Db,
+  uuid: string,
+  metadata: Readonly<Record<string, string>>,
+): Promise<void> {
+  await trx.deleteFrom('instance_metadata').where('instance_uuid', '=', uuid).execute();
+  const rows = Object.entries(metadata).map(([key, value]) => ({
+    instance_uuid: uuid,
+    key,
+    value,
+  }));
+  if (rows.length > 0) await trx.insertInto('instance_metadata').values(rows).execute();
+}
+
 /**
  * Records a request for work on an instance in one transaction: the change (only if the
- * instance is still as `expected`, so two racing requests cannot both pass), the action in its
- * log and the task; then tells the task's worker.
+ * instance is still as `expected`, so two racing requests cannot both pass), what else the
+ * request writes (`within`), the action in its log and the task; then tells the task's worker.
  * @throws ConflictError (409) when the instance changed first, worded for the state it is in.
  */
 export async function requestWork(
@@ -144,8 +161,8 @@ export async function requestWork(
     action: string;
     change: StateChange;
     expected: Expected;
-    /** All of the server's metadata after the request (a rebuild may replace it). */
-    metadata?: Readonly<Record<string, string>>;
+    /** More rows the request writes in the same transaction (a migration, new metadata). */
+    within?: (trx: Db) => Promise<void>;
     task: Pick<NewTask, 'kind' | 'stage' | 'host' | 'payload'>;
   },
 ): Promise<void> {
@@ -153,15 +170,7 @@ export async function requestWork(
   const ids = await deps.instances.db.transaction().execute(async (trx) => {
     const changed = await deps.instances.update(uuid, work.change, work.expected, trx);
     if (!changed) return undefined;
-    if (work.metadata !== undefined) {
-      await trx.deleteFrom('instance_metadata').where('instance_uuid', '=', uuid).execute();
-      const rows = Object.entries(work.metadata).map(([key, value]) => ({
-        instance_uuid: uuid,
-        key,
-        value,
-      }));
-      if (rows.length > 0) await trx.insertInto('instance_metadata').values(rows).execute();
-    }
+    await work.within?.(trx);
     await deps.instances.startAction(trx, {
       uuids: [uuid],
       requestId: actor.requestId,
