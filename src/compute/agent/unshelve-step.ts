@@ -63,6 +63,10 @@ export async function unshelveHere(
     });
     return;
   }
+  // The snapshot has served its purpose once the guest runs from it; it goes before the server
+  // is recorded active, as Nova deletes it, so an active server has none left.
+  if (row.shelved_image_id !== null)
+    await ctx.images.deleteImage(row.shelved_image_id).catch(() => undefined);
   await instances.db.transaction().execute(async (trx) => {
     const changed = await instances.update(
       uuid,
@@ -88,9 +92,6 @@ export async function unshelveHere(
         start,
       });
   });
-  // The snapshot has served its purpose once the guest runs from it.
-  if (row.shelved_image_id !== null)
-    await ctx.images.deleteImage(row.shelved_image_id).catch(() => undefined);
   const after = await instances.row(uuid);
   if (after !== undefined) ctx.notify(ctx.publisher, 'unshelve.end', after.row);
 }
