@@ -7,8 +7,9 @@
  * conductor and one agent per fake hypervisor, so a boot goes the whole way: scheduler,
  * placement claim, ports through the network API, the fake driver, ACTIVE.
  */
-/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-return --
+/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-return --
    response bodies are untyped JSON these tests assert on field by field. */
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,7 +51,7 @@ import { fakeAuth } from '../helpers/service-auth.ts';
 
 export type Reply = { status: number; body: any; headers: Record<string, unknown>; text: string };
 
-type CallOptions = { token?: string; body?: unknown; version?: string };
+export type CallOptions = { token?: string; body?: unknown; version?: string };
 
 export type Harness = {
   /** A token for `user` in `project` with `roles` (default member, reader). */
@@ -312,4 +313,56 @@ export async function serversHarness(
     }
   };
   return { ...h, neighbour, imageId, makeImage, networkId, waitFor };
+}
+
+/** A server no longer building and with no task in progress. */
+export const settled = (s: any): boolean =>
+  s?.['OS-EXT-STS:task_state'] === null && s?.status !== 'BUILD';
+
+/**
+ * Boots a server (named `vm` unless `server` names it) on the shared network, as `token` (the
+ * admin by default), and waits until it is ACTIVE; returns it as an admin sees it.
+ */
+export async function activeServer(
+  h: ServersHarness,
+  options: { token?: string; server?: Record<string, unknown> } = {},
+): Promise<any> {
+  const created = await h.call('POST', '/v2.1/servers', {
+    body: {
+      server: {
+        name: 'vm',
+        imageRef: h.imageId,
+        flavorRef: '1',
+        networks: [{ uuid: h.networkId }],
+        ...options.server,
+      },
+    },
+    ...(options.token !== undefined ? { token: options.token } : {}),
+  });
+  assert.equal(created.status, 202, created.text);
+  const server = await h.waitFor(created.body.server.id as string, settled);
+  assert.equal(server.status, 'ACTIVE', JSON.stringify(server.fault));
+  return server;
+}
+
+/** `POST /servers/{id}/action` with `body`. */
+export function act(h: ServersHarness, id: string, body: unknown, options: CallOptions = {}) {
+  return h.call('POST', `/v2.1/servers/${id}/action`, { body, ...options });
+}
+
+/**
+ * Waits (5 s at most) until every `compute.instance.<event>` of `events` was published: a
+ * worker announces the end of its work just after it records it, so a test that saw the
+ * server settle may be a moment early. Returns the events still missing.
+ */
+export async function missingNotifications(
+  h: Harness,
+  events: readonly string[],
+): Promise<string[]> {
+  const deadline = Date.now() + 5000;
+  const missing = () =>
+    events.filter((e) => !h.notifications.some((n) => n.event_type === `compute.instance.${e}`));
+  while (missing().length > 0 && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  return missing();
 }

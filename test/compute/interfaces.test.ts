@@ -3,9 +3,7 @@
    response bodies are untyped JSON these tests assert on field by field. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { serversHarness } from './harness.ts';
-
-const settled = (s: any) => s?.['OS-EXT-STS:task_state'] === null && s?.status !== 'BUILD';
+import { serversHarness, settled } from './harness.ts';
 
 describe('os-interface', () => {
   it('attaches a port on a network and a port the user brings, lists, shows and detaches', async (t) => {

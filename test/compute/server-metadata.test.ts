@@ -3,28 +3,10 @@
    response bodies are untyped JSON these tests assert on field by field. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { serversHarness, type ServersHarness } from './harness.ts';
+import { activeServer, serversHarness, type ServersHarness } from './harness.ts';
 
-const settled = (s: any) => s?.['OS-EXT-STS:task_state'] === null && s?.status !== 'BUILD';
-
-async function server(h: ServersHarness, token: string, metadata = {}): Promise<string> {
-  const created = await h.call('POST', '/v2.1/servers', {
-    token,
-    body: {
-      server: {
-        name: 'vm',
-        imageRef: h.imageId,
-        flavorRef: '1',
-        networks: [{ uuid: h.networkId }],
-        metadata,
-      },
-    },
-  });
-  assert.equal(created.status, 202, created.text);
-  const id = created.body.server.id as string;
-  assert.equal((await h.waitFor(id, settled)).status, 'ACTIVE');
-  return id;
-}
+const server = async (h: ServersHarness, token: string, metadata = {}): Promise<string> =>
+  (await activeServer(h, { token, server: { metadata } })).id;
 
 describe('server metadata', () => {
   it('merges, replaces, reads and deletes items', async (t) => {

@@ -6,32 +6,10 @@
    response bodies are untyped JSON these tests assert on field by field. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { serversHarness, type ServersHarness } from './harness.ts';
+import { act, activeServer, serversHarness, settled, type ServersHarness } from './harness.ts';
 
-const settled = (s: any) => s?.['OS-EXT-STS:task_state'] === null && s?.status !== 'BUILD';
 const TINY = { VCPU: 1, MEMORY_MB: 512, DISK_GB: 1 };
 const SMALL = { VCPU: 1, MEMORY_MB: 2048, DISK_GB: 20 };
-
-async function activeServer(h: ServersHarness, token?: string): Promise<any> {
-  const created = await h.call('POST', '/v2.1/servers', {
-    body: {
-      server: {
-        name: 'vm',
-        imageRef: h.imageId,
-        flavorRef: '1',
-        networks: [{ uuid: h.networkId }],
-      },
-    },
-    ...(token !== undefined ? { token } : {}),
-  });
-  assert.equal(created.status, 202, created.text);
-  const server = await h.waitFor(created.body.server.id, settled);
-  assert.equal(server.status, 'ACTIVE');
-  return server;
-}
-
-const act = (h: ServersHarness, id: string, body: unknown, options: Record<string, string> = {}) =>
-  h.call('POST', `/v2.1/servers/${id}/action`, { body, ...options });
 
 /** Consumer → [provider name, resources] over every provider. */
 async function allocations(h: ServersHarness): Promise<Map<string, [string, any][]>> {
@@ -200,7 +178,7 @@ describe('resize and migrate', () => {
   it('refuses bad moves, and keeps the server where it is when no host fits', async (t) => {
     const h = await serversHarness(t, { hosts: [{ hostname: 'host-1' }] });
     const alice = h.token('alice', 'project-a');
-    const server = await activeServer(h, alice);
+    const server = await activeServer(h, { token: alice });
     const id = server.id;
     const cases: [string, unknown, string | undefined, number, string][] = [
       [

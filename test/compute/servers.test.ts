@@ -6,7 +6,7 @@
    response bodies are untyped JSON these tests assert on field by field. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { serversHarness, type ServersHarness } from './harness.ts';
+import { missingNotifications, serversHarness, type ServersHarness } from './harness.ts';
 
 async function boot(h: ServersHarness, server: Record<string, unknown>, token?: string) {
   return h.call('POST', '/v2.1/servers', {
@@ -74,7 +74,7 @@ describe('servers', () => {
       {},
     );
     assert.equal(await driver.getInfo(id), undefined);
-    assert.ok(h.notifications.some((n) => n.event_type === 'compute.instance.delete.end'));
+    assert.deepEqual(await missingNotifications(h, ['delete.end']), []);
     assert.equal((await h.call('GET', `/v2.1/servers/${id}`)).status, 404);
   });
 

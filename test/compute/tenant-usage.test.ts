@@ -3,9 +3,8 @@
    response bodies are untyped JSON these tests assert on field by field. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { serversHarness } from './harness.ts';
+import { serversHarness, settled } from './harness.ts';
 
-const settled = (s: any) => s?.['OS-EXT-STS:task_state'] === null && s?.status !== 'BUILD';
 const iso = (d: Date) => d.toISOString().slice(0, 19);
 
 describe('simple tenant usage', () => {

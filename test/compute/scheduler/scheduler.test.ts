@@ -7,9 +7,8 @@
    response bodies are untyped JSON these tests assert on field by field. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { serversHarness, type ServersHarness } from '../harness.ts';
+import { serversHarness, settled, type ServersHarness } from '../harness.ts';
 
-const settled = (s: any) => s?.['OS-EXT-STS:task_state'] === null && s?.status !== 'BUILD';
 const HOSTS = ['host-1', 'host-2', 'host-3', 'host-4'];
 
 /** Boots `n` servers at once; returns the host of each, failing on any that is not ACTIVE. */
