@@ -48,6 +48,34 @@ export type HttpReply = { status: number; headers: Headers; body: unknown };
 /** One entity or one row of the CLI's JSON output. */
 export type Row = Record<string, unknown>;
 
+/** `openstack server create` with the default test image and the smallest flavor. */
+export const SERVER_CREATE = [
+  'server',
+  'create',
+  '--image',
+  'tstack-test',
+  '--flavor',
+  'm1.tiny',
+] as const;
+
+/** `server show` until `done` holds, 10 s at most (the CLI's own --wait polls every 5 s). */
+export async function showUntil(
+  cloud: Pick<Cloud, 'json'>,
+  name: string,
+  done: (s: Row) => boolean,
+): Promise<Row> {
+  for (let i = 0; i < 200; i++) {
+    const shown = await cloud.json(['server', 'show', name]);
+    if (done(shown)) return shown;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`server ${name} never got there`);
+}
+
+/** A server no longer building and with no task in progress. */
+export const settled = (s: Row): boolean =>
+  s['OS-EXT-STS:task_state'] === null && s['status'] !== 'BUILD';
+
 export type Cloud = {
   dataDir: string;
   ports: Readonly<Record<ServiceName, number>>;

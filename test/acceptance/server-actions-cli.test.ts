@@ -6,7 +6,15 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { startCloud, type CliEnv, type Cloud, type Row } from './harness.ts';
+import {
+  SERVER_CREATE,
+  settled,
+  showUntil,
+  startCloud,
+  type CliEnv,
+  type Cloud,
+  type Row,
+} from './harness.ts';
 
 describe('openstack CLI: server actions', { timeout: 240_000 }, () => {
   let cloud: Cloud;
@@ -22,30 +30,9 @@ describe('openstack CLI: server actions', { timeout: 240_000 }, () => {
     await cloud?.stop();
   });
 
-  async function showUntil(name: string, done: (s: Row) => boolean): Promise<Row> {
-    for (let i = 0; i < 200; i++) {
-      const shown = await cloud.json(['server', 'show', name]);
-      if (done(shown)) return shown;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    throw new Error(`server ${name} never got there`);
-  }
-
-  const settled = (s: Row) => s['OS-EXT-STS:task_state'] === null && s['status'] !== 'BUILD';
-
   it('stop, start, reboot, pause, suspend and their states; the event log', async () => {
-    await cloud.ok([
-      'server',
-      'create',
-      '--image',
-      'tstack-test',
-      '--flavor',
-      'm1.tiny',
-      '--network',
-      'private',
-      'act-1',
-    ]);
-    assert.equal((await showUntil('act-1', settled))['status'], 'ACTIVE');
+    await cloud.ok([...SERVER_CREATE, '--network', 'private', 'act-1']);
+    assert.equal((await showUntil(cloud, 'act-1', settled))['status'], 'ACTIVE');
     const steps: [string[], string, number][] = [
       [['server', 'stop', 'act-1'], 'SHUTOFF', 4],
       [['server', 'start', 'act-1'], 'ACTIVE', 1],
@@ -58,7 +45,7 @@ describe('openstack CLI: server actions', { timeout: 240_000 }, () => {
     ];
     for (const [args, status, power] of steps) {
       await cloud.ok(args);
-      const shown = await showUntil('act-1', settled);
+      const shown = await showUntil(cloud, 'act-1', settled);
       assert.equal(shown['status'], status, args.join(' '));
       assert.equal(shown['OS-EXT-STS:power_state'], power, args.join(' '));
     }
@@ -97,18 +84,8 @@ describe('openstack CLI: server actions', { timeout: 240_000 }, () => {
   });
 
   it('lock, console log, properties and tags, rebuild, rescue, set --state, delete --force', async () => {
-    await cloud.ok([
-      'server',
-      'create',
-      '--image',
-      'tstack-test',
-      '--flavor',
-      'm1.tiny',
-      '--network',
-      'private',
-      'act-2',
-    ]);
-    await showUntil('act-2', settled);
+    await cloud.ok([...SERVER_CREATE, '--network', 'private', 'act-2']);
+    await showUntil(cloud, 'act-2', settled);
     await cloud.ok([
       '--os-compute-api-version',
       '2.73',
@@ -157,11 +134,11 @@ describe('openstack CLI: server actions', { timeout: 240_000 }, () => {
     assert.deepEqual(tagged['tags'], ['blue']);
 
     await cloud.ok(['server', 'rebuild', '--image', 'tstack-test', 'act-2']);
-    assert.equal((await showUntil('act-2', settled))['status'], 'ACTIVE');
+    assert.equal((await showUntil(cloud, 'act-2', settled))['status'], 'ACTIVE');
     await cloud.ok(['server', 'rescue', 'act-2']);
-    assert.equal((await showUntil('act-2', settled))['status'], 'RESCUE');
+    assert.equal((await showUntil(cloud, 'act-2', settled))['status'], 'RESCUE');
     await cloud.ok(['server', 'unrescue', 'act-2']);
-    assert.equal((await showUntil('act-2', settled))['status'], 'ACTIVE');
+    assert.equal((await showUntil(cloud, 'act-2', settled))['status'], 'ACTIVE');
     const events = await cloud.json<Row[]>(['server', 'event', 'list', 'act-2']);
     assert.deepEqual(
       events.slice(0, 3).map((e) => e['Action']),
@@ -186,21 +163,14 @@ describe('openstack CLI: server actions', { timeout: 240_000 }, () => {
     await cloud.ok(['server', 'set', '--state', 'error', 'act-2']);
     assert.equal((await cloud.json(['server', 'show', 'act-2']))['status'], 'ERROR');
     await cloud.ok(['server', 'reboot', '--hard', 'act-2']);
-    assert.equal((await showUntil('act-2', settled))['status'], 'ACTIVE');
+    assert.equal((await showUntil(cloud, 'act-2', settled))['status'], 'ACTIVE');
 
     await cloud.ok(['server', 'delete', '--force', '--wait', 'act-2']);
     assert.ok(!(await cloud.json<Row[]>(['server', 'list'])).some((r) => r['Name'] === 'act-2'));
   });
 
   it('shelve (offloaded at once), unshelve, shelve --offload and unshelve into a zone', async () => {
-    await cloud.ok(
-      ['server', 'create', '--image', 'tstack-test', '--flavor', 'm1.tiny'].concat([
-        '--network',
-        'private',
-        '--wait',
-        'act-3',
-      ]),
-    );
+    await cloud.ok([...SERVER_CREATE, '--network', 'private', '--wait', 'act-3']);
     await cloud.ok(['server', 'shelve', '--wait', 'act-3']);
     let shown = await cloud.json(['server', 'show', 'act-3']);
     assert.equal(shown['status'], 'SHELVED_OFFLOADED');
@@ -213,16 +183,16 @@ describe('openstack CLI: server actions', { timeout: 240_000 }, () => {
       /No server with a name or ID of 'act-3' exists/,
     );
     await cloud.ok(['server', 'unshelve', 'act-3']);
-    shown = await showUntil('act-3', settled);
+    shown = await showUntil(cloud, 'act-3', settled);
     assert.equal(shown['status'], 'ACTIVE');
     assert.ok(shown['OS-EXT-SRV-ATTR:host']);
     assert.match(await cloud.fails(['image', 'show', 'act-3-shelved']), /No Image found/);
 
     const v277 = ['--os-compute-api-version', '2.77'];
     await cloud.ok([...v277, 'server', 'shelve', '--offload', 'act-3']);
-    assert.equal((await showUntil('act-3', settled))['status'], 'SHELVED_OFFLOADED');
+    assert.equal((await showUntil(cloud, 'act-3', settled))['status'], 'SHELVED_OFFLOADED');
     await cloud.ok([...v277, 'server', 'unshelve', '--availability-zone', 'nova', 'act-3']);
-    shown = await showUntil('act-3', settled);
+    shown = await showUntil(cloud, 'act-3', settled);
     assert.equal(shown['status'], 'ACTIVE');
     assert.equal(shown['OS-EXT-AZ:availability_zone'], 'nova');
     const events = await cloud.json<Row[]>(['server', 'event', 'list', 'act-3']);

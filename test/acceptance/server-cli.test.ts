@@ -6,7 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { startCloud, type CliEnv, type Cloud, type Row } from './harness.ts';
+import {
+  SERVER_CREATE,
+  showUntil,
+  startCloud,
+  type CliEnv,
+  type Cloud,
+  type Row,
+} from './harness.ts';
 
 describe('openstack CLI: servers', { timeout: 240_000 }, () => {
   let cloud: Cloud;
@@ -22,26 +29,11 @@ describe('openstack CLI: servers', { timeout: 240_000 }, () => {
     await cloud?.stop();
   });
 
-  /** `server show` until `done` holds (the CLI's own --wait polls every 5 s). */
-  async function showUntil(name: string, done: (s: Row) => boolean): Promise<Row> {
-    for (let i = 0; i < 200; i++) {
-      const shown = await cloud.json(['server', 'show', name]);
-      if (done(shown)) return shown;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    throw new Error(`server ${name} never got there`);
-  }
-
   it('server create --wait reaches ACTIVE on the default network; list --long; show; delete --wait', async () => {
     await cloud.ok(['keypair', 'create', 'srv-key']);
     const portsBefore = (await cloud.json<Row[]>(['port', 'list', '--network', 'private'])).length;
     const created = await cloud.json([
-      'server',
-      'create',
-      '--image',
-      'tstack-test',
-      '--flavor',
-      'm1.tiny',
+      ...SERVER_CREATE,
       '--network',
       'private',
       '--key-name',
@@ -119,18 +111,8 @@ describe('openstack CLI: servers', { timeout: 240_000 }, () => {
       (s) => s['Binary'] === 'nova-compute',
     );
     assert.equal(disabled?.['Status'], 'disabled');
-    await cloud.ok([
-      'server',
-      'create',
-      '--image',
-      'tstack-test',
-      '--flavor',
-      'm1.tiny',
-      '--network',
-      'private',
-      'srv-refused',
-    ]);
-    const refused = await showUntil('srv-refused', (s) => s['status'] !== 'BUILD');
+    await cloud.ok([...SERVER_CREATE, '--network', 'private', 'srv-refused']);
+    const refused = await showUntil(cloud, 'srv-refused', (s) => s['status'] !== 'BUILD');
     assert.equal(refused['status'], 'ERROR');
     assert.match(
       JSON.stringify(refused['fault']),
@@ -142,12 +124,7 @@ describe('openstack CLI: servers', { timeout: 240_000 }, () => {
 
   it('a boot over the instance quota is refused with 403', async () => {
     const err = await cloud.fails([
-      'server',
-      'create',
-      '--image',
-      'tstack-test',
-      '--flavor',
-      'm1.tiny',
+      ...SERVER_CREATE,
       '--network',
       'private',
       '--min',

@@ -8,7 +8,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { startCloud, type CliEnv, type Cloud, type Row } from './harness.ts';
+import {
+  SERVER_CREATE,
+  showUntil,
+  startCloud,
+  type CliEnv,
+  type Cloud,
+  type Row,
+} from './harness.ts';
 
 describe('openstack CLI: server groups, aggregates and quotas', { timeout: 240_000 }, () => {
   let cloud: Cloud;
@@ -24,35 +31,16 @@ describe('openstack CLI: server groups, aggregates and quotas', { timeout: 240_0
     await cloud?.stop();
   });
 
+  /** Each server once it is no longer building, in order. */
   async function settle(names: readonly string[]): Promise<Row[]> {
     const out: Row[] = [];
     for (const name of names)
-      for (let i = 0; ; i++) {
-        const shown = await cloud.json(['server', 'show', name]);
-        if (shown['status'] !== 'BUILD') {
-          out.push(shown);
-          break;
-        }
-        if (i > 200) throw new Error(`${name} stays in BUILD`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+      out.push(await showUntil(cloud, name, (s) => s['status'] !== 'BUILD'));
     return out;
   }
 
   const create = (name: string, group: string) =>
-    cloud.ok([
-      'server',
-      'create',
-      '--image',
-      'tstack-test',
-      '--flavor',
-      'm1.tiny',
-      '--network',
-      'private',
-      '--hint',
-      `group=${group}`,
-      name,
-    ]);
+    cloud.ok([...SERVER_CREATE, '--network', 'private', '--hint', `group=${group}`, name]);
 
   it('anti-affinity spreads three servers over three hosts; affinity keeps two together', async () => {
     assert.equal((await cloud.json<Row[]>(['hypervisor', 'list'])).length, 3);
@@ -131,12 +119,7 @@ describe('openstack CLI: server groups, aggregates and quotas', { timeout: 240_0
       'nova',
     ]);
     await cloud.ok([
-      'server',
-      'create',
-      '--image',
-      'tstack-test',
-      '--flavor',
-      'm1.tiny',
+      ...SERVER_CREATE,
       '--network',
       'private',
       '--availability-zone',
@@ -150,9 +133,8 @@ describe('openstack CLI: server groups, aggregates and quotas', { timeout: 240_0
     assert.equal(hv['hypervisor_hostname'], 'fake-host-2');
     assert.match(JSON.stringify(hv['aggregates']), /rack-east/);
     // An admin forces a host through the zone, or requests one with --host (2.74).
-    const boot = ['server', 'create', '--image', 'tstack-test', '--flavor', 'm1.tiny'];
     await cloud.ok([
-      ...boot,
+      ...SERVER_CREATE,
       '--network',
       'private',
       '--availability-zone',
@@ -162,7 +144,7 @@ describe('openstack CLI: server groups, aggregates and quotas', { timeout: 240_0
     await cloud.ok([
       '--os-compute-api-version',
       '2.74',
-      ...boot,
+      ...SERVER_CREATE,
       '--network',
       'private',
       '--host',
@@ -180,17 +162,7 @@ describe('openstack CLI: server groups, aggregates and quotas', { timeout: 240_0
   });
 
   it('server resize --confirm, migrate and --revert, migrate --live-migration, evacuate, migration list', async () => {
-    await cloud.ok([
-      'server',
-      'create',
-      '--image',
-      'tstack-test',
-      '--flavor',
-      'm1.tiny',
-      '--network',
-      'private',
-      'mv-1',
-    ]);
+    await cloud.ok([...SERVER_CREATE, '--network', 'private', 'mv-1']);
     const [before] = await settle(['mv-1']);
     const source = before?.['OS-EXT-SRV-ATTR:host'];
     await cloud.ok(['server', 'resize', '--flavor', 'm1.small', 'mv-1']);
@@ -295,20 +267,7 @@ describe('openstack CLI: server groups, aggregates and quotas', { timeout: 240_0
       { env: member },
     );
     const boot = (name: string) =>
-      cloud.openstack(
-        [
-          'server',
-          'create',
-          '--image',
-          'tstack-test',
-          '--flavor',
-          'm1.tiny',
-          '--network',
-          'grp-net',
-          name,
-        ],
-        { env: member },
-      );
+      cloud.openstack([...SERVER_CREATE, '--network', 'grp-net', name], { env: member });
     const first = await boot('quota-1');
     assert.equal(first.code, 0, first.stderr);
     const refused = await boot('quota-2');
