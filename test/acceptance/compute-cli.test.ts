@@ -11,7 +11,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { column, startCloud, type CliEnv, type Cloud, type Row } from './harness.ts';
+import {
+  column,
+  startCloud,
+  type CliEnv,
+  type Cloud,
+  type Row,
+  otherProjectMember,
+} from './harness.ts';
 
 /** An OpenSSH Ed25519 public key line. */
 function ed25519(): string {
@@ -55,10 +62,7 @@ describe('openstack CLI: flavors and key pairs', { timeout: 180_000 }, () => {
     let member: CliEnv;
     let projectId: string;
     before(async () => {
-      projectId = String((await json(['project', 'create', 'cmp-other']))['id']);
-      await ok(['user', 'create', '--password', 'cmp-pw', 'cmp-user']);
-      await ok(['role', 'add', '--user', 'cmp-user', '--project', 'cmp-other', 'member']);
-      member = cloud.userEnv({ username: 'cmp-user', password: 'cmp-pw', project: 'cmp-other' });
+      ({ env: member, projectId } = await otherProjectMember(cloud, 'cmp'));
     });
 
     it('flavor create --private --property; set --property and --project; show; unset; delete', async () => {

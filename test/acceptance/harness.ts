@@ -72,6 +72,24 @@ export async function showUntil(
   throw new Error(`server ${name} never got there`);
 }
 
+/**
+ * A project `<prefix>-other` with a member `<prefix>-user` (password `<prefix>-pw`), for
+ * checking that another project sees none of the admin's resources; returns the CLI
+ * environment of that member and the project's id.
+ */
+export async function otherProjectMember(
+  cloud: Pick<Cloud, 'ok' | 'json' | 'userEnv'>,
+  prefix: string,
+): Promise<{ env: CliEnv; projectId: string }> {
+  const project = `${prefix}-other`;
+  const user = `${prefix}-user`;
+  const password = `${prefix}-pw`;
+  const projectId = String((await cloud.json(['project', 'create', project]))['id']);
+  await cloud.ok(['user', 'create', '--password', password, user]);
+  await cloud.ok(['role', 'add', '--user', user, '--project', project, 'member']);
+  return { env: cloud.userEnv({ username: user, password, project }), projectId };
+}
+
 /** A server no longer building and with no task in progress. */
 export const settled = (s: Row): boolean =>
   s['OS-EXT-STS:task_state'] === null && s['status'] !== 'BUILD';

@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startCloud, type Cloud, type CliEnv, type Row } from './harness.ts';
+import { startCloud, type Cloud, type CliEnv, type Row, otherProjectMember } from './harness.ts';
 
 /** Polls `image show` until the status leaves `from` (bounded: 10 s). */
 async function statusAfter(cloud: Cloud, id: string, from: string[]): Promise<Row> {
@@ -122,10 +122,7 @@ describe('openstack CLI: images', { timeout: 120_000 }, () => {
     let id: string;
     const data = randomBytes(8 * 1024);
     before(async () => {
-      await cloud.ok(['project', 'create', 'img-other']);
-      await cloud.ok(['user', 'create', '--password', 'img-pw', 'img-user']);
-      await cloud.ok(['role', 'add', '--user', 'img-user', '--project', 'img-other', 'member']);
-      other = cloud.userEnv({ username: 'img-user', password: 'img-pw', project: 'img-other' });
+      other = (await otherProjectMember(cloud, 'img')).env;
       const file = join(dir, 'private.raw');
       writeFileSync(file, data);
       id = await createRaw('admins-only', file, ['--private']);

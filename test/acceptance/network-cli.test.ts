@@ -12,7 +12,16 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { column, ID, sorted, startCloud, type CliEnv, type Cloud, type Row } from './harness.ts';
+import {
+  column,
+  ID,
+  sorted,
+  startCloud,
+  type CliEnv,
+  type Cloud,
+  type Row,
+  otherProjectMember,
+} from './harness.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -389,10 +398,7 @@ describe('openstack CLI: networks', { timeout: 180_000 }, () => {
     let member: CliEnv;
     let projectId: string;
     before(async () => {
-      projectId = String((await json(['project', 'create', 'net-other']))['id']);
-      await ok(['user', 'create', '--password', 'net-pw', 'net-user']);
-      await ok(['role', 'add', '--user', 'net-user', '--project', 'net-other', 'member']);
-      member = cloud.userEnv({ username: 'net-user', password: 'net-pw', project: 'net-other' });
+      ({ env: member, projectId } = await otherProjectMember(cloud, 'net'));
     });
 
     it("a member sees neither the admin's private network by list nor by id, but sees a shared one", async () => {

@@ -15,7 +15,15 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { column, ID, startCloud, type CliEnv, type Cloud, type Row } from './harness.ts';
+import {
+  column,
+  ID,
+  startCloud,
+  type CliEnv,
+  type Cloud,
+  type Row,
+  otherProjectMember,
+} from './harness.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -368,10 +376,7 @@ describe('openstack CLI: routers and floating IPs', { timeout: 180_000 }, () => 
   describe('another project', () => {
     let member: CliEnv;
     before(async () => {
-      await ok(['project', 'create', 'rtr-other']);
-      await ok(['user', 'create', '--password', 'rtr-pw', 'rtr-user']);
-      await ok(['role', 'add', '--user', 'rtr-user', '--project', 'rtr-other', 'member']);
-      member = cloud.userEnv({ username: 'rtr-user', password: 'rtr-pw', project: 'rtr-other' });
+      member = (await otherProjectMember(cloud, 'rtr')).env;
     });
 
     it("a member neither sees nor deletes the admin's router and floating IP", async () => {

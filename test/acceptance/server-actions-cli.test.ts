@@ -14,6 +14,7 @@ import {
   type CliEnv,
   type Cloud,
   type Row,
+  otherProjectMember,
 } from './harness.ts';
 
 describe('openstack CLI: server actions', { timeout: 240_000 }, () => {
@@ -21,10 +22,7 @@ describe('openstack CLI: server actions', { timeout: 240_000 }, () => {
   let member: CliEnv;
   before(async () => {
     cloud = await startCloud();
-    await cloud.ok(['project', 'create', 'act-other']);
-    await cloud.ok(['user', 'create', '--password', 'act-pw', 'act-user']);
-    await cloud.ok(['role', 'add', '--user', 'act-user', '--project', 'act-other', 'member']);
-    member = cloud.userEnv({ username: 'act-user', password: 'act-pw', project: 'act-other' });
+    member = (await otherProjectMember(cloud, 'act')).env;
   });
   after(async () => {
     await cloud?.stop();

@@ -13,6 +13,7 @@ import {
   type CliEnv,
   type Cloud,
   type Row,
+  otherProjectMember,
 } from './harness.ts';
 
 describe('openstack CLI: servers', { timeout: 240_000 }, () => {
@@ -20,10 +21,7 @@ describe('openstack CLI: servers', { timeout: 240_000 }, () => {
   let member: CliEnv;
   before(async () => {
     cloud = await startCloud();
-    await cloud.ok(['project', 'create', 'srv-other']);
-    await cloud.ok(['user', 'create', '--password', 'srv-pw', 'srv-user']);
-    await cloud.ok(['role', 'add', '--user', 'srv-user', '--project', 'srv-other', 'member']);
-    member = cloud.userEnv({ username: 'srv-user', password: 'srv-pw', project: 'srv-other' });
+    member = (await otherProjectMember(cloud, 'srv')).env;
   });
   after(async () => {
     await cloud?.stop();

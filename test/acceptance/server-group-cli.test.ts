@@ -15,6 +15,7 @@ import {
   type CliEnv,
   type Cloud,
   type Row,
+  otherProjectMember,
 } from './harness.ts';
 
 describe('openstack CLI: server groups, aggregates and quotas', { timeout: 240_000 }, () => {
@@ -22,10 +23,7 @@ describe('openstack CLI: server groups, aggregates and quotas', { timeout: 240_0
   let member: CliEnv;
   before(async () => {
     cloud = await startCloud({ upArgs: ['--fake-hosts', '3'] });
-    await cloud.ok(['project', 'create', 'grp-other']);
-    await cloud.ok(['user', 'create', '--password', 'grp-pw', 'grp-user']);
-    await cloud.ok(['role', 'add', '--user', 'grp-user', '--project', 'grp-other', 'member']);
-    member = cloud.userEnv({ username: 'grp-user', password: 'grp-pw', project: 'grp-other' });
+    member = (await otherProjectMember(cloud, 'grp')).env;
   });
   after(async () => {
     await cloud?.stop();
