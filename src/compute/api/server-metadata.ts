@@ -46,36 +46,18 @@ export function serverMetadataRoutes(app: App, deps: ApiDeps): void {
     return { metadata: await metadataOf(instances, instance.row.uuid) };
   });
 
-  // Nova answers 200 here, not 201, for compatibility.
-  app.post<{ Params: Params }>('/servers/:id/metadata', async (request) => {
-    const items = parseMetadata('metadata', bodyOf(request.body, 'metadata'));
-    const { instance, actor } = await serverFor(request, deps, 'create');
-    return {
-      metadata: await setMetadata(
-        instances,
-        instance,
-        actor,
-        items,
-        false,
-        await itemLimit(deps, instance),
-      ),
+  /** Merges the body's pairs into the server's (POST) or replaces them all (PUT). */
+  const writeAll =
+    (rule: 'create' | 'update_all', replace: boolean) =>
+    async (request: FastifyRequest<{ Params: Params }>) => {
+      const items = parseMetadata('metadata', bodyOf(request.body, 'metadata'));
+      const { instance, actor } = await serverFor(request, deps, rule);
+      const limit = await itemLimit(deps, instance);
+      return { metadata: await setMetadata(instances, instance, actor, items, replace, limit) };
     };
-  });
-
-  app.put<{ Params: Params }>('/servers/:id/metadata', async (request) => {
-    const items = parseMetadata('metadata', bodyOf(request.body, 'metadata'));
-    const { instance, actor } = await serverFor(request, deps, 'update_all');
-    return {
-      metadata: await setMetadata(
-        instances,
-        instance,
-        actor,
-        items,
-        true,
-        await itemLimit(deps, instance),
-      ),
-    };
-  });
+  // Nova answers 200 to the POST, not 201, for compatibility.
+  app.post<{ Params: Params }>('/servers/:id/metadata', writeAll('create', false));
+  app.put<{ Params: Params }>('/servers/:id/metadata', writeAll('update_all', true));
 
   app.get<{ Params: Params }>('/servers/:id/metadata/:key', async (request) => {
     const { instance } = await serverFor(request, deps, 'show');
