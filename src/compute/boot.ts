@@ -172,7 +172,7 @@ async function resolveNetworks(
       if (networks !== 'auto') return [];
       throw bad('Unable to automatically allocate a network for project ' + booter.projectId);
     }
-    return [{ networkId: only.id }];
+    return [{ networkId: only.id, network: { name: only.name, mtu: only.mtu } }];
   }
   const out: RequestedNetwork[] = [];
   for (const entry of networks) {
@@ -199,6 +199,7 @@ async function resolveNetworks(
       throw bad('max_count cannot be greater than 1 if an fixed_ip is specified.');
     out.push({
       networkId: net.id,
+      network: { name: net.name, mtu: net.mtu },
       ...(entry.fixed_ip !== undefined ? { fixedIp: entry.fixed_ip } : {}),
       ...(entry.tag !== undefined ? { tag: entry.tag } : {}),
     });

@@ -38,6 +38,11 @@ export type FlavorSnapshot = {
 /** One entry of `networks` in a boot request, resolved. */
 export type RequestedNetwork = {
   networkId?: string;
+  /**
+   * The network's name and MTU as the API saw them when it checked the request, so the build
+   * does not ask for them again (a server's addresses are keyed by network name).
+   */
+  network?: { name: string; mtu: number };
   portId?: string;
   fixedIp?: string;
   tag?: string;

@@ -44,6 +44,9 @@ export async function allocatePorts(
   const existing = await network.listPorts({ device_id: uuid }, as);
   const taken = new Set<string>();
   const names = new Map<string, { name: string; mtu: number }>();
+  for (const req of requested)
+    if (req.networkId !== undefined && req.network !== undefined)
+      names.set(req.networkId, req.network);
   const networkOf = async (id: string): Promise<{ name: string; mtu: number }> => {
     const known = names.get(id);
     if (known !== undefined) return known;
