@@ -87,6 +87,18 @@ type MutableNode = {
 /** Keeps `IN (…)` lists within every engine's parameter limits. */
 const CHUNK = 500;
 
+/** Whether `node` sits where `old` did: same provider, tree links and aggregates. */
+function sameLinks(old: ProviderNode | undefined, node: ProviderNode): boolean {
+  return (
+    old !== undefined &&
+    old.uuid === node.uuid &&
+    old.parentId === node.parentId &&
+    old.rootId === node.rootId &&
+    old.aggregates.size === node.aggregates.size &&
+    [...node.aggregates].every((a) => old.aggregates.has(a))
+  );
+}
+
 function chunks<T>(items: readonly T[]): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK));
@@ -161,8 +173,10 @@ export class ProviderState {
       .$if(since !== undefined, (q) => q.where('changed_version', '>', since ?? 0))
       .execute();
     const stale: MutableNode[] = [];
+    const before = new Map<number, MutableNode | undefined>();
     for (const row of rows) {
       const old = this.#nodes.get(row.id);
+      before.set(row.id, old);
       const node: MutableNode = {
         id: row.id,
         uuid: row.uuid,
@@ -179,23 +193,34 @@ export class ProviderState {
       this.#nodes.set(row.id, node);
       stale.push(node);
     }
-    if (since !== undefined) await this.#dropDeleted();
+    const dropped = since !== undefined && (await this.#dropDeleted());
     await this.#reload(stale, since === undefined);
-    this.#snapshot = this.#index(version);
+    const previous = this.#snapshot;
+    const sameShape =
+      previous !== undefined &&
+      !dropped &&
+      stale.every((node) => sameLinks(before.get(node.id), node));
+    this.#snapshot = sameShape ? this.#patch(previous, version, stale) : this.#index(version);
     return this.#snapshot;
   }
 
-  /** Deletions leave no stamp: a count that disagrees with the view says some happened. */
-  async #dropDeleted(): Promise<void> {
+  /**
+   * Deletions leave no stamp: a count that disagrees with the view says some happened.
+   * @returns whether any provider was dropped.
+   */
+  async #dropDeleted(): Promise<boolean> {
     const { n } = await this.#db
       .selectFrom('resource_providers')
       .select((eb) => eb.fn.countAll<number>().as('n'))
       .executeTakeFirstOrThrow();
-    if (Number(n) === this.#nodes.size) return;
+    if (Number(n) === this.#nodes.size) return false;
     const ids = new Set(
       (await this.#db.selectFrom('resource_providers').select('id').execute()).map((r) => r.id),
     );
-    for (const id of [...this.#nodes.keys()]) if (!ids.has(id)) this.#nodes.delete(id);
+    let dropped = false;
+    for (const id of [...this.#nodes.keys()])
+      if (!ids.has(id)) dropped = this.#nodes.delete(id) || dropped;
+    return dropped;
   }
 
   /** Resource classes, traits and aggregates: small tables, re-read only when they changed. */
@@ -284,6 +309,27 @@ export class ProviderState {
     }
   }
 
+  /**
+   * The previous view with `changed` swapped in, for the common write (usage or inventory of
+   * providers that already existed, with the same tree and aggregates): the maps keep their id
+   * order and only the trees holding a changed provider are copied.
+   */
+  #patch(previous: Snapshot, version: number, changed: readonly ProviderNode[]): Snapshot {
+    const providers = new Map(previous.providers);
+    const byUuid = new Map(previous.byUuid);
+    const trees = new Map(previous.trees);
+    for (const node of changed) {
+      providers.set(node.id, node);
+      byUuid.set(node.uuid, node);
+      const tree = trees.get(node.rootId) ?? [];
+      trees.set(
+        node.rootId,
+        tree.map((member) => (member.id === node.id ? node : member)),
+      );
+    }
+    return { ...previous, ...this.#vocabulary(), version, providers, byUuid, trees };
+  }
+
   #index(version: number): Snapshot {
     const byUuid = new Map<string, ProviderNode>();
     const trees = new Map<number, ProviderNode[]>();
@@ -310,13 +356,19 @@ export class ProviderState {
       byUuid,
       trees,
       aggregateMembers,
+      ...this.#vocabulary(),
+      hasTrees,
+    };
+  }
+
+  #vocabulary() {
+    return {
       aggregateIds: this.#aggregateIds,
       aggregateUuids: this.#aggregateUuids,
       classIds: this.#classIds,
       classNames: this.#classNames,
       traitIds: this.#traitIds,
       traitNames: this.#traitNames,
-      hasTrees,
     };
   }
 }
