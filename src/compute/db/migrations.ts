@@ -370,10 +370,23 @@ async function shelve(db: Kysely<unknown>): Promise<void> {
   await s.alterTable('instances').addColumn('shelved_host', t.name).execute();
 }
 
+/**
+ * A project's usage (count, vCPUs, RAM of its live instances) is read before every boot; with
+ * these columns in the index it is read from the index alone instead of from every row.
+ */
+async function usageIndex(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .createIndex('instances_project_usage')
+    .on('instances')
+    .columns(['project_id', 'deleted', 'vcpus', 'memory_mb'])
+    .execute();
+}
+
 export const COMPUTE_MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'flavors-and-keypairs', up: flavorsAndKeypairs },
   { version: 2, name: 'servers', up: servers },
   { version: 3, name: 'groups-aggregates-quotas', up: groupsAggregatesQuotas },
   { version: 4, name: 'moves', up: moves },
   { version: 5, name: 'shelve', up: shelve },
+  { version: 6, name: 'usage-index', up: usageIndex },
 ];
