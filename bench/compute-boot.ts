@@ -8,7 +8,7 @@
  *
  * Prints: the time to start the hosts; p50/p99 per boot for `--sequential` boots one at a time;
  * boots/s, p50/p99 for `--boots` boots at `--concurrency`; p50/p99 of the scheduler's decision
- * (candidates, filters, weighers and the claim); then deletes every server and prints deletes/s;
+ * (candidates and the claim, one boot at a time and under load); CPU per boot; then deletes every server and prints deletes/s;
  * and the process's resident memory. ACTIVE is seen from the `compute.instance.create.end`
  * notification, so no polling skews the figures.
  */
@@ -265,10 +265,14 @@ try {
     seq.push(r.ms);
   }
   console.log(`sequential: ${SEQUENTIAL} boots to ACTIVE one at a time, ${summary(seq)}`);
+  console.log(
+    `scheduler, one boot at a time: candidates from placement ${summary(candidateTimes)}; claim ${summary(decisions)}`,
+  );
   decisions.length = 0;
   candidateTimes.length = 0;
 
   const times: number[] = [];
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   let next = 0;
   await Promise.all(
@@ -282,11 +286,17 @@ try {
     }),
   );
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   console.log(
     `concurrent: ${BOOTS} boots at concurrency ${CONCURRENCY}: ${(BOOTS / seconds).toFixed(1)} boots/s, ${summary(times)}`,
   );
+  // Wall time swings with the machine; CPU per boot (every service and the client are in this
+  // one process) is the steadier figure to compare between runs.
   console.log(
-    `scheduler: candidates from placement ${summary(candidateTimes)}; claim ${summary(decisions)}`,
+    `cpu: ${((cpu.user + cpu.system) / 1000 / BOOTS).toFixed(2)} ms per boot (user+system, whole process)`,
+  );
+  console.log(
+    `scheduler at concurrency ${CONCURRENCY}: candidates from placement ${summary(candidateTimes)}; claim ${summary(decisions)}`,
   );
 
   const detailed = await fetch(`${computeUrl}/v2.1/servers/detail?limit=1000`, { headers });
