@@ -133,18 +133,33 @@ type AnchorIndex = {
   readonly members: (anchor: number) => readonly ProviderNode[];
 };
 
-/** Worked out once per snapshot: snapshots are immutable, and many requests read each one. */
+/** What depends on the providers' shape alone: the anchors, and who shares with whom. */
+type ShapeIndex = {
+  readonly roots: readonly number[];
+  /** Per anchor, the ids of sharing providers of other trees it may use. */
+  readonly sharedTo: ReadonlyMap<number, readonly number[]>;
+};
+
+/**
+ * Worked out once per shape (a write that only moves usage keeps the shape), and the per-view
+ * index once per snapshot: snapshots are immutable, and many requests read each one.
+ */
+const shapes = new WeakMap<object, ShapeIndex>();
 const indexes = new WeakMap<Snapshot, AnchorIndex>();
 
 function indexOf(snap: Snapshot): AnchorIndex {
   let index = indexes.get(snap);
-  if (!index) indexes.set(snap, (index = buildIndex(snap)));
+  if (!index) {
+    let shape = shapes.get(snap.shape);
+    if (!shape) shapes.set(snap.shape, (shape = shapeIndex(snap)));
+    indexes.set(snap, (index = anchorIndex(snap, shape)));
+  }
   return index;
 }
 
-function buildIndex(snap: Snapshot): AnchorIndex {
+function shapeIndex(snap: Snapshot): ShapeIndex {
   const roots = [...snap.trees.keys()].sort((a, b) => a - b);
-  const sharedTo = new Map<number, ProviderNode[]>();
+  const sharedTo = new Map<number, number[]>();
   const trait = snap.traitIds.get(SHARING_TRAIT);
   if (trait !== undefined) {
     for (const rp of snap.providers.values()) {
@@ -157,20 +172,28 @@ function buildIndex(snap: Snapshot): AnchorIndex {
       for (const anchor of anchors) {
         let list = sharedTo.get(anchor);
         if (!list) sharedTo.set(anchor, (list = []));
-        list.push(rp);
+        list.push(rp.id);
       }
     }
   }
+  return { roots, sharedTo };
+}
+
+/** The shape's index read with this snapshot's providers (their usage as of this view). */
+function anchorIndex(snap: Snapshot, shape: ShapeIndex): AnchorIndex {
   const merged = new Map<number, readonly ProviderNode[]>();
   const members = (anchor: number): readonly ProviderNode[] => {
     const tree = snap.trees.get(anchor) ?? [];
-    const shared = sharedTo.get(anchor);
+    const shared = shape.sharedTo.get(anchor);
     if (!shared) return tree;
     let all = merged.get(anchor);
-    if (!all) merged.set(anchor, (all = [...tree, ...shared].sort((a, b) => a.id - b.id)));
+    if (!all) {
+      const others = shared.flatMap((id) => snap.providers.get(id) ?? []);
+      merged.set(anchor, (all = [...tree, ...others].sort((a, b) => a.id - b.id)));
+    }
     return all;
   };
-  return { roots, members };
+  return { roots: shape.roots, members };
 }
 
 function hasAll(have: ReadonlySet<number>, sets: readonly ReadonlySet<number>[]): boolean {

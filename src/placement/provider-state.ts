@@ -59,7 +59,71 @@ export type Snapshot = {
   readonly traitNames: ReadonlyMap<number, string>;
   /** Whether any provider has a parent (upstream takes simpler paths when none does). */
   readonly hasTrees: boolean;
+  /**
+   * The same object for every view that has the same providers, trees, aggregates and traits
+   * (only usage or inventories differ), so what is worked out from those alone can be kept.
+   */
+  readonly shape: object;
 };
+
+/** Changed entries a view carries over its base map before it copies the whole map. */
+const MAX_OVERLAY = 256;
+
+/**
+ * A map read as `base` with a few entries replaced, iterated in the base's order: a write that
+ * changes one provider makes a new view without copying every provider's entry.
+ */
+class PatchedMap<K, V> implements ReadonlyMap<K, V> {
+  readonly #base: ReadonlyMap<K, V>;
+  readonly #changes: ReadonlyMap<K, V>;
+
+  private constructor(base: ReadonlyMap<K, V>, changes: ReadonlyMap<K, V>) {
+    this.#base = base;
+    this.#changes = changes;
+  }
+
+  /** `map` with `changes` (keys it already has) replaced. */
+  static of<K, V>(map: ReadonlyMap<K, V>, changes: Iterable<[K, V]>): ReadonlyMap<K, V> {
+    if (map instanceof PatchedMap && map.#changes.size < MAX_OVERLAY) {
+      const merged = new Map(map.#changes as ReadonlyMap<K, V>);
+      for (const [k, v] of changes) merged.set(k, v);
+      return new PatchedMap(map.#base as ReadonlyMap<K, V>, merged);
+    }
+    return new PatchedMap(map instanceof PatchedMap ? new Map(map) : map, new Map(changes));
+  }
+
+  get size(): number {
+    return this.#base.size;
+  }
+
+  get(key: K): V | undefined {
+    return this.#changes.get(key) ?? this.#base.get(key);
+  }
+
+  has(key: K): boolean {
+    return this.#base.has(key);
+  }
+
+  *entries(): MapIterator<[K, V]> {
+    for (const [k, v] of this.#base) yield [k, this.#changes.get(k) ?? v];
+  }
+
+  keys(): MapIterator<K> {
+    return this.#base.keys();
+  }
+
+  *values(): MapIterator<V> {
+    for (const [k, v] of this.#base) yield this.#changes.get(k) ?? v;
+  }
+
+  forEach(fn: (value: V, key: K, map: ReadonlyMap<K, V>) => void, thisArg?: unknown): void {
+    for (const [k, v] of this.entries()) fn.call(thisArg, v, k, this);
+  }
+
+  [Symbol.iterator](): MapIterator<[K, V]> {
+    return this.entries();
+  }
+}
 
 export function capacityOf(total: number, reserved: number, ratio: number): number {
   return Math.floor((total - reserved) * ratio);
@@ -87,16 +151,22 @@ type MutableNode = {
 /** Keeps `IN (…)` lists within every engine's parameter limits. */
 const CHUNK = 500;
 
-/** Whether `node` sits where `old` did: same provider, tree links and aggregates. */
+/** Whether `node` sits where `old` did: same provider, tree links, aggregates and traits. */
 function sameLinks(old: ProviderNode | undefined, node: ProviderNode): boolean {
   return (
     old !== undefined &&
     old.uuid === node.uuid &&
     old.parentId === node.parentId &&
     old.rootId === node.rootId &&
-    old.aggregates.size === node.aggregates.size &&
-    [...node.aggregates].every((a) => old.aggregates.has(a))
+    sameSet(old.aggregates, node.aggregates) &&
+    sameSet(old.traits, node.traits)
   );
+}
+
+function sameSet(a: ReadonlySet<number>, b: ReadonlySet<number>): boolean {
+  if (a.size !== b.size) return false;
+  for (const x of a) if (!b.has(x)) return false;
+  return true;
 }
 
 function chunks<T>(items: readonly T[]): T[][] {
@@ -311,23 +381,32 @@ export class ProviderState {
 
   /**
    * The previous view with `changed` swapped in, for the common write (usage or inventory of
-   * providers that already existed, with the same tree and aggregates): the maps keep their id
-   * order and only the trees holding a changed provider are copied.
+   * providers that already existed, with the same tree, aggregates and traits): the maps are
+   * read through the changed entries instead of copied, and the shape stays the same.
    */
   #patch(previous: Snapshot, version: number, changed: readonly ProviderNode[]): Snapshot {
-    const providers = new Map(previous.providers);
-    const byUuid = new Map(previous.byUuid);
-    const trees = new Map(previous.trees);
+    const trees = new Map<number, ProviderNode[]>();
     for (const node of changed) {
-      providers.set(node.id, node);
-      byUuid.set(node.uuid, node);
-      const tree = trees.get(node.rootId) ?? [];
+      const tree = trees.get(node.rootId) ?? previous.trees.get(node.rootId) ?? [];
       trees.set(
         node.rootId,
         tree.map((member) => (member.id === node.id ? node : member)),
       );
     }
-    return { ...previous, ...this.#vocabulary(), version, providers, byUuid, trees };
+    return {
+      ...previous,
+      ...this.#vocabulary(),
+      version,
+      providers: PatchedMap.of(
+        previous.providers,
+        changed.map((node) => [node.id, node]),
+      ),
+      byUuid: PatchedMap.of(
+        previous.byUuid,
+        changed.map((node) => [node.uuid, node]),
+      ),
+      trees: PatchedMap.of(previous.trees, trees),
+    };
   }
 
   #index(version: number): Snapshot {
@@ -358,6 +437,7 @@ export class ProviderState {
       aggregateMembers,
       ...this.#vocabulary(),
       hasTrees,
+      shape: {},
     };
   }
 

@@ -323,6 +323,62 @@ describe('placement: candidates follow usage', () => {
   });
 });
 
+describe('placement: the view after many writes', () => {
+  it('keeps every usage, the provider order, sharing usage and trait changes', async (t) => {
+    // Past 256 writes the view stops reading changed providers over its base and copies it:
+    // both ways must give the same answers.
+    const h = await placementHarness(t);
+    const agg = randomUUID();
+    const cns: string[] = [];
+    for (let i = 0; i < 4; i++)
+      cns.push(await h.provider(`cn${i}`, { inventory: { VCPU: 1000 }, aggregates: [agg] }));
+    const disk = await h.provider('disk', {
+      inventory: { DISK_GB: 1000 },
+      traits: ['MISC_SHARES_VIA_AGGREGATE'],
+      aggregates: [agg],
+    });
+    const writes = 300;
+    for (let i = 0; i < writes; i++) {
+      const put = await h.call('PUT', `/allocations/${randomUUID()}`, {
+        body: {
+          allocations: {
+            [cns[i % 4] as string]: { resources: { VCPU: 1 } },
+            [disk]: { resources: { DISK_GB: 1 } },
+          },
+          project_id: 'p',
+          user_id: 'u',
+          consumer_generation: null,
+          consumer_type: 'INSTANCE',
+        },
+      });
+      assert.equal(put.status, 204, put.text);
+      // Each claim is seen by the next read of candidates.
+      if (i % 50 === 0) {
+        const found = await h.call('GET', '/allocation_candidates?resources=VCPU:1,DISK_GB:1');
+        assert.equal(found.body.provider_summaries[disk].resources.DISK_GB.used, i + 1);
+      }
+    }
+    const found = await h.call('GET', '/allocation_candidates?resources=VCPU:1,DISK_GB:1');
+    assert.equal(found.body.allocation_requests.length, 4);
+    for (const cn of cns)
+      assert.equal(found.body.provider_summaries[cn].resources.VCPU.used, writes / 4);
+    assert.equal(found.body.provider_summaries[disk].resources.DISK_GB.used, writes);
+    const listed = await h.call('GET', '/resource_providers');
+    assert.deepEqual(
+      listed.body.resource_providers.map((rp: any) => rp.name),
+      ['cn0', 'cn1', 'cn2', 'cn3', 'disk'],
+    );
+    // A trait change is a new shape: the disk no longer shares, so no candidate has disk.
+    const generation = (await h.call('GET', `/resource_providers/${disk}`)).body.generation;
+    const cleared = await h.call('PUT', `/resource_providers/${disk}/traits`, {
+      body: { resource_provider_generation: generation, traits: [] },
+    });
+    assert.equal(cleared.status, 200, cleared.text);
+    const none = await h.call('GET', '/allocation_candidates?resources=VCPU:1,DISK_GB:1');
+    assert.equal(none.body.allocation_requests.length, 0);
+  });
+});
+
 describe('placement: randomize_allocation_candidates', () => {
   it('shuffles candidates before limit takes the first, so schedulers spread out', async (t) => {
     const h = await placementHarness(t, { randomize: true });
