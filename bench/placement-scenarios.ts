@@ -197,6 +197,9 @@ export const PLACEMENT_SCENARIOS: Readonly<Record<string, Scenario>> = {
     env: { TSTACK_BENCH_PROVIDERS: '10000' },
   },
   'placement-claims': { prepare: claims('round-robin'), connections: CONNECTIONS },
+  // The scheduler's decision on the issue's 1,000 hosts, with placement in its own process as
+  // `tstack serve placement` runs it: one pick plus one claim per scheduled server.
+  'placement-schedule': { prepare: claims('schedule'), connections: CONNECTIONS },
   'placement-schedule-10k': {
     prepare: claims('schedule'),
     connections: CONNECTIONS,
