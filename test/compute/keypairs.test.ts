@@ -104,6 +104,36 @@ describe('compute: key pairs', () => {
     }
   });
 
+  it("counts each user's key pairs against the project's key_pairs limit", async (t) => {
+    const h = await computeHarness(t, { defaultFlavors: false });
+    const set = await h.call('PUT', '/v2.1/os-quota-sets/p1', {
+      body: { quota_set: { key_pairs: 2 } },
+    });
+    assert.equal(set.status, 200, set.text);
+    const create = (token: string, name: string) =>
+      h.call('POST', '/v2.1/os-keypairs', {
+        token,
+        version: '2.10',
+        body: { keypair: { name, public_key: ed25519().key } },
+      });
+    const u1 = h.token('u1', 'p1');
+    assert.equal((await create(u1, 'a')).status, 201);
+    assert.equal((await create(u1, 'b')).status, 201);
+    const over = await create(u1, 'c');
+    assert.equal(over.status, 403);
+    assert.deepEqual(over.body, {
+      forbidden: { code: 403, message: 'Quota exceeded, too many key pairs.' },
+    });
+    // Per user: another user of the project still has room; a freed slot can be used again.
+    assert.equal((await create(h.token('u2', 'p1'), 'a')).status, 201);
+    assert.equal((await h.call('DELETE', '/v2.1/os-keypairs/a', { token: u1 })).status, 202);
+    assert.equal((await create(u1, 'c')).status, 201);
+    // Another project keeps the default limit, and -1 lifts it.
+    assert.equal((await create(h.token('u3', 'p2'), 'a')).status, 201);
+    await h.call('PUT', '/v2.1/os-quota-sets/p1', { body: { quota_set: { key_pairs: -1 } } });
+    assert.equal((await create(u1, 'd')).status, 201);
+  });
+
   it('lists, shows and deletes a user own key pairs, and admins those of others', async (t) => {
     const h = await computeHarness(t, { defaultFlavors: false });
     const u1 = h.token('u1', 'p1');

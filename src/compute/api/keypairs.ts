@@ -24,9 +24,6 @@ import {
 
 const NameParams = Type.Object({ name: Type.String({ maxLength: 255 }) });
 
-/** Key pairs a user may have (Nova's `[quota]key_pairs`). */
-const KEY_PAIR_QUOTA = 100;
-
 /** Whose key pairs: the caller's, or (2.10+) the `user_id` asked for. */
 function userOf(request: FastifyRequest, asked: string | undefined): string {
   return asked !== undefined && atLeast(request, 10) ? asked : request.auth.userId;
@@ -131,7 +128,10 @@ export function keyPairRoutes(app: App, deps: ApiDeps): void {
     const asked = body['user_id'];
     const userId = typeof asked === 'string' ? asked : request.auth.userId;
     authorize(request, deps, 'os_compute_api:os-keypairs:create', { user_id: userId });
-    if ((await keyPairs.count(userId)) >= KEY_PAIR_QUOTA)
+    // Nova counts a user's key pairs against the `key_pairs` limit of the caller's project
+    // (its own quota set, else the default class); -1 is no limit.
+    const limit = (await deps.quotas.limitsOf(request.auth.projectId ?? '')).key_pairs;
+    if (limit >= 0 && (await keyPairs.count(userId)) >= limit)
       throw new ForbiddenError('Quota exceeded, too many key pairs.', 'compute.keypair_quota');
     const { keyPair, privateKey } = await keyPairs.create(userId, name, type, publicKey);
     const view = {
