@@ -9,11 +9,12 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '../common/errors.ts';
 import { toDbJson, toDbTimestamp } from '../common/db/portable.ts';
 import type { ImageClient } from '../image/client.ts';
-import type { NetworkClient, NetworkSummary } from '../network/client.ts';
+import type { NetworkClient } from '../network/client.ts';
 import type { Aggregates } from './aggregates.ts';
 import type { Flavors, Viewer } from './flavors.ts';
 import type { FlavorSnapshot, RequestSpec, RequestedNetwork } from './instance-model.ts';
 import type { Instances } from './instances.ts';
+import { onlyNetwork } from './instance-network.ts';
 import type { Quotas } from './quotas.ts';
 import { groupNotFound, type ServerGroup, type ServerGroups } from './server-groups.ts';
 import type { KeyPairs } from './keypairs.ts';
@@ -157,17 +158,7 @@ async function resolveNetworks(
   const as = { token: booter.token, globalRequestId: booter.requestId };
   if (networks === 'none') return 'none';
   if (networks === undefined || networks === 'auto' || networks.length === 0) {
-    const visible = (await deps.network.listNetworks({}, as)).filter(
-      (n: NetworkSummary) => !n['router:external'],
-    );
-    const own = visible.filter((n) => n.project_id === booter.projectId);
-    const choice = own.length > 0 ? own : visible.filter((n) => n.shared);
-    if (choice.length > 1)
-      throw new ConflictError(
-        'Multiple possible networks found, use a Network ID to be more specific.',
-        'compute.network_ambiguous',
-      );
-    const only = choice[0];
+    const only = onlyNetwork(await deps.network.listNetworks({}, as), booter.projectId);
     if (only === undefined) {
       if (networks !== 'auto') return [];
       throw bad('Unable to automatically allocate a network for project ' + booter.projectId);

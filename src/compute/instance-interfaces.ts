@@ -4,10 +4,11 @@
  * the interface (drivers that hot-plug do it live); the API waits for its answer, as Nova does
  * for an attach.
  */
-import { ApiError, ConflictError, NotFoundError } from '../common/errors.ts';
+import { ApiError, BadRequestError, ConflictError, NotFoundError } from '../common/errors.ts';
 import type { NetworkClient, PortSummary } from '../network/client.ts';
 import { callHost } from './host-rpc.ts';
 import type { Instance } from './instance-model.ts';
+import { onlyNetwork } from './instance-network.ts';
 import { checkLock, checkState, type ActionDeps, type Actor } from './server-actions.ts';
 
 const ATTACHABLE = ['active', 'paused', 'stopped'] as const;
@@ -29,19 +30,42 @@ function rethrow(reply: unknown): void {
   throw new ApiError(error.status, error.code, error.message);
 }
 
-/**
- * Attaches an interface and returns its port.
- * @throws ConflictError (409) for a locked server, a state that cannot take one, a port in use;
- *   NotFoundError (404) for an unknown network or port.
- */
 /** What the API shows of an attached port. */
 export type AttachedPort = Pick<
   PortSummary,
   'id' | 'network_id' | 'mac_address' | 'status' | 'fixed_ips'
 >;
 
+/**
+ * The network for an interface attached without a network or port: the one the server's
+ * project has (its own, else a shared one), as Nova allocates it.
+ * @throws BadRequestError (400) when there is none; ConflictError (409) when there are several.
+ */
+async function defaultNetwork(network: NetworkClient, instance: Instance): Promise<string> {
+  const projectId = instance.row.project_id;
+  const [own, shared] = await Promise.all([
+    network.listNetworks({ project_id: projectId }),
+    network.listNetworks({ shared: 'true' }),
+  ]);
+  const only = onlyNetwork([...own, ...shared], projectId);
+  if (only === undefined)
+    throw new BadRequestError(
+      `No specific network was requested and none are available for project '${projectId}'.`,
+      'compute.no_network',
+    );
+  return only.id;
+}
+
+/**
+ * Attaches an interface and returns its port; with neither a network nor a port, on the
+ * project's only network.
+ * @throws ConflictError (409) for a locked server, a state that cannot take one, a port in use,
+ *   several networks to choose from; NotFoundError (404) for an unknown network or port;
+ *   BadRequestError (400) when no network was named and the project has none.
+ */
+
 export async function attachInterface(
-  deps: ActionDeps,
+  deps: ActionDeps & { network: NetworkClient },
   instance: Instance,
   actor: Actor,
   request: AttachRequest,
@@ -54,6 +78,9 @@ export async function attachInterface(
       `Instance ${instance.row.uuid} is not ready`,
       'compute.instance_not_ready',
     );
+  const networkId =
+    request.networkId ??
+    (request.portId === undefined ? await defaultNetwork(deps.network, instance) : undefined);
   await deps.instances.db.transaction().execute((trx) =>
     deps.instances.startAction(trx, {
       uuids: [instance.row.uuid],
@@ -66,7 +93,7 @@ export async function attachInterface(
   const reply = await callHost(deps.bus, host, 'attach_interface', {
     instance_uuid: instance.row.uuid,
     request_id: actor.requestId,
-    ...(request.networkId !== undefined ? { net_id: request.networkId } : {}),
+    ...(networkId !== undefined ? { net_id: networkId } : {}),
     ...(request.portId !== undefined ? { port_id: request.portId } : {}),
     ...(request.fixedIp !== undefined ? { fixed_ip: request.fixedIp } : {}),
   });

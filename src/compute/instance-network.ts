@@ -4,10 +4,33 @@
  * are found again by their `device_id`, so a build that runs twice makes each port once, and a
  * teardown that runs twice deletes nothing twice.
  */
-import type { NetworkClient, PortSummary } from '../network/client.ts';
+import { ConflictError } from '../common/errors.ts';
+import type { NetworkClient, NetworkSummary, PortSummary } from '../network/client.ts';
 import type { Instance, RequestedNetwork, Vif } from './instance-model.ts';
 
 const COMPUTE_OWNER = 'compute:';
+
+/**
+ * The network a server gets when the user names none (a boot with `auto`, an interface attached
+ * without `net_id`), as Nova picks it: the project's own networks, else the shared ones, never
+ * an external one.
+ * @returns undefined when there is none.
+ * @throws ConflictError (409) NetworkAmbiguous when there are several to choose from.
+ */
+export function onlyNetwork(
+  visible: readonly NetworkSummary[],
+  projectId: string,
+): NetworkSummary | undefined {
+  const usable = visible.filter((n) => !n['router:external']);
+  const own = usable.filter((n) => n.project_id === projectId);
+  const choice = own.length > 0 ? own : usable.filter((n) => n.shared);
+  if (new Set(choice.map((n) => n.id)).size > 1)
+    throw new ConflictError(
+      'Multiple possible networks found, use a Network ID to be more specific.',
+      'compute.network_ambiguous',
+    );
+  return choice[0];
+}
 
 export function vifOf(port: PortSummary, networkName: string, mtu: number, owned: boolean): Vif {
   return {

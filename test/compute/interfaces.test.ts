@@ -121,6 +121,41 @@ describe('os-interface', () => {
       assert.equal(r.status, status, `${name}: ${r.text}`);
       assert.ok((Object.values(r.body)[0] as any).message.includes(message), `${name}: ${r.text}`);
     }
+
+    // Neither a network nor a port: the project's only network, its own before a shared one.
+    const auto = async () =>
+      h.call('POST', base, { token: alice, body: { interfaceAttachment: {} } });
+    const onShared = await auto();
+    assert.equal(onShared.status, 200, onShared.text);
+    assert.equal(onShared.body.interfaceAttachment.net_id, h.networkId);
+    const ownNet = async (name: string) => {
+      const made = await h.neighbour('network', 'POST', '/v2.0/networks', {
+        body: { network: { name, project_id: 'project-a' } },
+      });
+      await h.neighbour('network', 'POST', '/v2.0/subnets', {
+        body: {
+          subnet: {
+            network_id: made.body.network.id,
+            project_id: 'project-a',
+            cidr: name === 'own-1' ? '198.19.1.0/24' : '198.19.2.0/24',
+            ip_version: 4,
+          },
+        },
+      });
+      return made.body.network.id as string;
+    };
+    const own1 = await ownNet('own-1');
+    const onOwn = await auto();
+    assert.equal(onOwn.status, 200, onOwn.text);
+    assert.equal(onOwn.body.interfaceAttachment.net_id, own1);
+    await ownNet('own-2');
+    const ambiguous = await auto();
+    assert.equal(ambiguous.status, 409, ambiguous.text);
+    assert.equal(
+      ambiguous.body.conflictingRequest.message,
+      'Multiple possible networks found, use a Network ID to be more specific.',
+    );
+
     const bob = h.token('bob', 'project-b');
     assert.equal((await h.call('GET', base, { token: bob })).status, 404);
     assert.equal(

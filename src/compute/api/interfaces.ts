@@ -90,11 +90,6 @@ function attachRequestOf(request: FastifyRequest): AttachRequest {
       'Must input network_id when request IP address',
       'compute.bad_request',
     );
-  if (out.networkId === undefined && out.portId === undefined)
-    throw new BadRequestError(
-      'Must input network_id or port_id to attach an interface.',
-      'compute.bad_request',
-    );
   return out;
 }
 
