@@ -76,7 +76,8 @@ const config = loadConfigWith(
       data_dir: dir,
       compute: {
         fake_hosts: 0,
-        report_interval: 0,
+        // Heartbeats on, at Nova's default interval, as in a real cloud of this size (about 100
+        // service writes a second): without them every host counts as down after a minute.
         sync_power_state_interval: 0,
         quotas: { instances: -1, cores: -1, ram: -1 },
       },
@@ -223,10 +224,18 @@ try {
 
   const active = new Map<string, () => void>();
   const early = new Set<string>();
+  // Builds that ended in ERROR, by fault message: they are counted apart, not as boots done.
+  const failed = new Map<string, number>();
+  let failures = 0;
   await bus.onNotification(
-    { eventType: 'compute.instance.create.*', pool: 'bench-create' },
+    { eventType: /^compute\.instance\.create\.(end|error)$/, pool: 'bench-create' },
     (n) => {
       const id = String(n.payload['instance_id']);
+      if (n.event_type.endsWith('.error')) {
+        failures++;
+        const why = String(n.payload['message'] ?? n.payload['fault'] ?? 'no message');
+        failed.set(why, (failed.get(why) ?? 0) + 1);
+      }
       const done = active.get(id);
       if (done !== undefined) done();
       else early.add(id);
@@ -289,6 +298,10 @@ try {
   const cpu = process.cpuUsage(cpu0);
   console.log(
     `concurrent: ${BOOTS} boots at concurrency ${CONCURRENCY}: ${(BOOTS / seconds).toFixed(1)} boots/s, ${summary(times)}`,
+  );
+  // Every figure above counts a boot that ended in ERROR as done: say how many did, and why.
+  console.log(
+    `failed builds: ${failures}${[...failed].map(([why, n]) => `; ${n}× ${why}`).join('')}`,
   );
   // Wall time swings with the machine; CPU per boot (every service and the client are in this
   // one process) is the steadier figure to compare between runs.
