@@ -85,3 +85,32 @@ export function byteSize(bytes: number): Arg {
   }
   return String(bytes) as Arg;
 }
+
+/** A Debian package name (policy 5.6.1: lower case letters, digits, `+ - .`, two or more). */
+export function debianPackage(name: string): Arg {
+  noNul(name, 'package');
+  if (!/^[a-z0-9][a-z0-9+.-]+$/.test(name)) {
+    throw new PrivilegedArgumentError(`${JSON.stringify(name)} is not a Debian package name`);
+  }
+  return name as Arg;
+}
+
+/**
+ * A QEMU option list such as `file=/…/disk.qcow2,format=qcow2,if=virtio`, from plain-word keys
+ * and validated values; a comma inside a value is doubled, QEMU's escape, so a path cannot add
+ * an option.
+ */
+export function qemuOptions(pairs: readonly (readonly [string, Arg])[]): Arg {
+  return pairs
+    .map(([key, value]) => {
+      if (!/^[a-z][a-z0-9_.-]*$/.test(key))
+        throw new PrivilegedArgumentError(`${JSON.stringify(key)} is not a QEMU option name`);
+      return `${key}=${value.replaceAll(',', ',,')}`;
+    })
+    .join(',') as Arg;
+}
+
+/** A validated value after a fixed prefix, as in `-serial file:/…/console.log`. */
+export function prefixed(prefix: 'file:' | 'unix:', value: Arg): Arg {
+  return `${prefix}${value}` as Arg;
+}

@@ -1,10 +1,13 @@
 /** The privileged-command module: import it from here (see STYLE.md for who may). */
 export {
   byteSize,
+  debianPackage,
   diskFormat,
   DISK_FORMATS,
   flag,
   pathIn,
+  prefixed,
+  qemuOptions,
   type Arg,
   type DiskFormat,
 } from './args.ts';

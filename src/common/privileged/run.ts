@@ -20,6 +20,15 @@ export type ExecutableSpec = {
 /** The allow-list. Add an executable here, with its Debian package, in the issue that needs it. */
 export const EXECUTABLES = {
   'qemu-img': { installHint: 'apt-get install qemu-utils' },
+  // The test guest image (#8): its kernel and busybox come from Debian packages, fetched and
+  // unpacked without installing them, on a FAT disk that syslinux boots.
+  'apt-get': { installHint: 'apt-get is part of Debian (package apt)' },
+  'dpkg-deb': { installHint: 'dpkg-deb is part of Debian (package dpkg)' },
+  'mkfs.vfat': { installHint: 'apt-get install dosfstools' },
+  syslinux: { installHint: 'apt-get install syslinux syslinux-common' },
+  mcopy: { installHint: 'apt-get install mtools' },
+  genisoimage: { installHint: 'apt-get install genisoimage' },
+  'qemu-system-x86_64': { installHint: 'apt-get install qemu-system-x86' },
 } as const satisfies Record<string, ExecutableSpec>;
 
 export type Executable = keyof typeof EXECUTABLES;
@@ -31,6 +40,8 @@ export type RunOptions = {
   maxOutputBytes?: number;
   /** Abort (kill the child) from outside. */
   signal?: AbortSignal;
+  /** Working directory (a validated path): for programs that write where they run. */
+  cwd?: Arg;
 };
 
 export type RunResult = { stdout: string; stderr: string };
@@ -80,6 +91,7 @@ export class PrivilegedRunner {
         shell: false,
         stdio: ['ignore', 'pipe', 'pipe'],
         env: { PATH: this.#path, LC_ALL: 'C' },
+        ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
       });
       const stdout: Buffer[] = [];
       let stdoutBytes = 0;

@@ -5,10 +5,13 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   byteSize,
+  debianPackage,
   diskFormat,
   flag,
   pathIn,
+  prefixed,
   PrivilegedArgumentError,
+  qemuOptions,
 } from '../../../src/common/privileged/index.ts';
 
 describe('privileged argument validation', () => {
@@ -64,5 +67,31 @@ describe('privileged argument validation', () => {
     for (const bad of [-1, 1.5, Number.NaN, 2 ** 60]) {
       assert.throws(() => byteSize(bad), PrivilegedArgumentError, String(bad));
     }
+  });
+
+  it('Debian package names follow Debian policy', () => {
+    assert.equal(
+      debianPackage('linux-image-6.1.0-56-cloud-amd64'),
+      'linux-image-6.1.0-56-cloud-amd64',
+    );
+    assert.equal(debianPackage('libstdc++6'), 'libstdc++6');
+    for (const bad of ['-o', 'Busybox', 'a', 'x y', 'pkg=1.0', 'a/../b', 'p\0']) {
+      assert.throws(() => debianPackage(bad), PrivilegedArgumentError, bad);
+    }
+  });
+
+  it('QEMU option lists double commas inside values, so a path cannot add an option', () => {
+    const disk = pathIn(join(root, 'a,format=raw'), [root]);
+    assert.equal(
+      qemuOptions([
+        ['file', disk],
+        ['format', flag('qcow2')],
+      ]),
+      `file=${root}/a,,format=raw,format=qcow2`,
+    );
+    for (const bad of ['File', 'a=b', 'x,y', '']) {
+      assert.throws(() => qemuOptions([[bad, flag('on')]]), PrivilegedArgumentError, bad);
+    }
+    assert.equal(prefixed('file:', disk), `file:${root}/a,format=raw`);
   });
 });
