@@ -1,0 +1,159 @@
+/**
+ * The test guest image, built the way CirrOS is but from Debian's own packages: Debian's cloud
+ * kernel and a busybox initramfs (see `guest-init.ts`) on a FAT disk that syslinux boots, as a
+ * qcow2. Packages are fetched with `apt-get download` and unpacked with `dpkg-deb`, never
+ * installed. The result is cached under the directory given, named by a digest of what goes
+ * into it, so a second build is a file lookup.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import {
+  byteSize,
+  debianPackage,
+  flag,
+  pathIn,
+  PrivilegedRunner,
+  qemuImgConvert,
+  type Arg,
+} from '../../../common/privileged/index.ts';
+import { cpioNewc, type CpioEntry } from './cpio.ts';
+import { GUEST_MODULES, INIT_SCRIPT, SYSLINUX_CFG, UDHCPC_SCRIPT } from './guest-init.ts';
+
+/** The Debian packages the image is made of. */
+const KERNEL_META_PACKAGE = 'linux-image-cloud-amd64';
+const BUSYBOX_PACKAGE = 'busybox-static';
+/** Room for the kernel (about 14 MB), the initramfs and syslinux. */
+const DISK_KIB = 32 * 1024;
+/** Changes when the layout changes in a way the scripts' digest would not show. */
+const LAYOUT = 'v1';
+
+export type TestImage = {
+  /** The qcow2 file. */
+  readonly path: string;
+  /** Whether it was there already. */
+  readonly cached: boolean;
+};
+
+export type BuildOptions = {
+  /** Where images are kept (and built, in a temporary folder inside it). */
+  readonly cacheDir: string;
+  readonly runner?: PrivilegedRunner;
+  readonly signal?: AbortSignal;
+};
+
+/** The image's file name: a digest of everything in it but the packages' exact versions. */
+export function testImageName(): string {
+  const digest = createHash('sha256')
+    .update([LAYOUT, INIT_SCRIPT, UDHCPC_SCRIPT, SYSLINUX_CFG, ...GUEST_MODULES].join('\0'))
+    .digest('hex')
+    .slice(0, 16);
+  return `tstack-test-${digest}.qcow2`;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Every file under `dir`, recursively. */
+async function filesUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true }))
+    if (entry.isFile()) out.push(join(entry.parentPath, entry.name));
+  return out;
+}
+
+/**
+ * Builds the test image into `cacheDir` unless it is there.
+ * @throws ExecutableMissingError naming the Debian package of a missing tool;
+ *   PrivilegedCommandError when a step fails (e.g. `apt-get download` without package lists:
+ *   run `apt-get update`); Error when the kernel package lacks a file the image needs.
+ */
+export async function buildTestImage(options: BuildOptions): Promise<TestImage> {
+  const roots = [options.cacheDir];
+  const target = join(options.cacheDir, testImageName());
+  if (await exists(target)) return { path: target, cached: true };
+  await mkdir(options.cacheDir, { recursive: true });
+  const work = await mkdtemp(join(options.cacheDir, 'build-'));
+  const runner = options.runner ?? new PrivilegedRunner();
+  const signal = options.signal === undefined ? {} : { signal: options.signal };
+  const run = (command: string, args: Arg[], timeoutMs = 120_000) =>
+    runner.run(command, args, { timeoutMs, cwd: pathIn(work, roots), ...signal });
+  const at = (name: string) => pathIn(join(work, name), roots);
+  try {
+    // The meta package names the kernel package of the release in its Depends field.
+    await run('apt-get', [
+      flag('download'),
+      debianPackage(KERNEL_META_PACKAGE),
+      debianPackage(BUSYBOX_PACKAGE),
+    ]);
+    const debs = await readdir(work);
+    const meta = debs.find((f) => f.startsWith(`${KERNEL_META_PACKAGE}_`));
+    const busyboxDeb = debs.find((f) => f.startsWith(`${BUSYBOX_PACKAGE}_`));
+    if (meta === undefined || busyboxDeb === undefined)
+      throw new Error(`apt-get download gave no ${KERNEL_META_PACKAGE} or ${BUSYBOX_PACKAGE}`);
+    const depends = (await run('dpkg-deb', [flag('-f'), at(meta), flag('Depends')])).stdout;
+    const kernelPackage = /^\s*([a-z0-9][a-z0-9+.-]+)/.exec(depends)?.[1];
+    if (kernelPackage === undefined)
+      throw new Error(`${KERNEL_META_PACKAGE} names no kernel package (Depends: ${depends})`);
+    await run('apt-get', [flag('download'), debianPackage(kernelPackage)]);
+    const kernelDeb = (await readdir(work)).find((f) => f.startsWith(`${kernelPackage}_`));
+    if (kernelDeb === undefined) throw new Error(`apt-get download gave no ${kernelPackage}`);
+    await run('dpkg-deb', [flag('-x'), at(kernelDeb), at('kernel')]);
+    await run('dpkg-deb', [flag('-x'), at(busyboxDeb), at('busybox')]);
+
+    const kernelFiles = await filesUnder(join(work, 'kernel'));
+    const vmlinuz = kernelFiles.find((f) => /\/boot\/vmlinuz-[^/]+$/.test(f));
+    if (vmlinuz === undefined) throw new Error(`${kernelPackage} holds no /boot/vmlinuz-*`);
+    const entries: CpioEntry[] = [
+      { path: 'bin', type: 'dir' },
+      { path: 'etc', type: 'dir' },
+      { path: 'lib', type: 'dir' },
+      { path: 'lib/modules', type: 'dir' },
+      {
+        path: 'bin/busybox',
+        type: 'file',
+        mode: 0o755,
+        data: await readFile(join(work, 'busybox', 'bin', 'busybox')),
+      },
+      { path: 'init', type: 'file', mode: 0o755, data: Buffer.from(INIT_SCRIPT) },
+      { path: 'etc/udhcpc.script', type: 'file', mode: 0o755, data: Buffer.from(UDHCPC_SCRIPT) },
+      { path: 'etc/modules', type: 'file', data: Buffer.from(`${GUEST_MODULES.join('\n')}\n`) },
+    ];
+    for (const module of GUEST_MODULES) {
+      const file = kernelFiles.find((f) => f.endsWith(`/${module}.ko`));
+      if (file === undefined)
+        throw new Error(`${kernelPackage} has no uncompressed module ${module}.ko`);
+      entries.push({ path: `lib/modules/${module}.ko`, type: 'file', data: await readFile(file) });
+    }
+    await writeFile(join(work, 'initrd.gz'), gzipSync(cpioNewc(entries), { level: 6 }));
+    await writeFile(join(work, 'vmlinuz'), await readFile(vmlinuz));
+    await writeFile(join(work, 'syslinux.cfg'), SYSLINUX_CFG);
+
+    const disk = at('disk.img');
+    await run('mkfs.vfat', [flag('-n'), flag('TSTACK'), flag('-C'), disk, byteSize(DISK_KIB)]);
+    await run('syslinux', [flag('--install'), disk]);
+    await run('mcopy', [
+      flag('-i'),
+      disk,
+      at('vmlinuz'),
+      at('initrd.gz'),
+      at('syslinux.cfg'),
+      flag('::'),
+    ]);
+    const partial = join(work, 'image.qcow2');
+    await qemuImgConvert(join(work, 'disk.img'), 'raw', partial, 'qcow2', {
+      roots,
+      runner,
+      ...signal,
+    });
+    await rename(partial, target);
+    return { path: target, cached: false };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
