@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { SERVICE_NAMES, type ServiceName } from '../common/config/schema.ts';
 import { StartupError, messageOf } from '../common/errors.ts';
 import { createLogger, silentLogger, type Logger } from '../common/logging.ts';
+import { buildTestImage } from '../compute/service.ts';
 import { isIdentityService, rotateKeys } from '../identity/service.ts';
 import { catalogRegistrations } from './catalog.ts';
 import { CLOUD_NAME, exportLines, writeCloudsYaml } from './clouds.ts';
@@ -192,6 +193,22 @@ export function buildProgram(): Command {
           (result.purged.length > 0 ? `; removed ${result.purged.join(', ')}` : '') +
           '\n',
       );
+    });
+
+  const imageCmd = program.command('image').description('guest images');
+  withCommonFlags(imageCmd.command('build-test'))
+    .description(
+      'build the test guest image (Debian cloud kernel and busybox, from apt) under the data ' +
+        'directory, unless it is there; prints its path',
+    )
+    .action(async (flags: CommonFlags) => {
+      const config = configFrom(flags);
+      try {
+        const built = await buildTestImage({ cacheDir: join(config.data_dir, 'guest-images') });
+        process.stdout.write(`${built.path}${built.cached ? ' (already built)' : ''}\n`);
+      } catch (err) {
+        throw new StartupError(`cannot build the test image: ${messageOf(err)}`, { cause: err });
+      }
     });
 
   const configCmd = program.command('config').description('inspect the configuration');

@@ -50,6 +50,9 @@ import { Tasks } from './tasks.ts';
 import type { VirtDriver } from './virt/driver.ts';
 import type { Logger } from '../common/logging.ts';
 
+/** Builds the test guest image (`tstack image build-test`). */
+export { buildTestImage } from './virt/qemu/test-image.ts';
+
 export { COMPUTE_MIGRATIONS } from './db/migrations.ts';
 export { ComputeConfigSchema, type ComputeConfig } from './config.ts';
 
