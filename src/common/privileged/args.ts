@@ -96,18 +96,20 @@ export function debianPackage(name: string): Arg {
 }
 
 /**
- * A QEMU option list such as `file=/…/disk.qcow2,format=qcow2,if=virtio`, from plain-word keys
+ * A QEMU option list such as `file=/…/disk.qcow2,format=qcow2,if=virtio` (after `head`, a plain
+ * word, when given: `socket,id=qmp,path=…`), from plain-word keys
  * and validated values; a comma inside a value is doubled, QEMU's escape, so a path cannot add
  * an option.
  */
-export function qemuOptions(pairs: readonly (readonly [string, Arg])[]): Arg {
-  return pairs
-    .map(([key, value]) => {
-      if (!/^[a-z][a-z0-9_.-]*$/.test(key))
-        throw new PrivilegedArgumentError(`${JSON.stringify(key)} is not a QEMU option name`);
-      return `${key}=${value.replaceAll(',', ',,')}`;
-    })
-    .join(',') as Arg;
+export function qemuOptions(pairs: readonly (readonly [string, Arg])[], head?: Arg): Arg {
+  const parts = pairs.map(([key, value]) => {
+    if (!/^[a-z][a-z0-9_.-]*$/.test(key))
+      throw new PrivilegedArgumentError(`${JSON.stringify(key)} is not a QEMU option name`);
+    return `${key}=${value.replaceAll(',', ',,')}`;
+  });
+  // A leading bare word, as in `socket,id=qmp,…`, is a constant of the caller's.
+  if (head !== undefined) parts.unshift(flag(head));
+  return parts.join(',') as Arg;
 }
 
 /** A validated value after a fixed prefix, as in `-serial file:/…/console.log`. */

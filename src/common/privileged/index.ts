@@ -20,6 +20,7 @@ export {
 export {
   qemuImgConvert,
   qemuImgCreate,
+  qemuImgCreateOverlay,
   qemuImgInfo,
   type QemuImgInfo,
   type QemuImgOptions,

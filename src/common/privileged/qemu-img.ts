@@ -155,3 +155,31 @@ export async function qemuImgCreate(
   ];
   await runnerOf(options).run('qemu-img', args, runOptions(options, 60_000));
 }
+
+/**
+ * `qemu-img create -f qcow2 -b <backing> -F <format> -- <path> [bytes]`: a qcow2 overlay whose
+ * reads fall through to `backing` (a guest's disk over a cached base image). Without
+ * `virtualSize` the overlay is as large as its backing file; a larger one grows the disk.
+ */
+export async function qemuImgCreateOverlay(
+  path: string,
+  backing: string,
+  backingFormat: DiskFormat,
+  virtualSize: number | undefined,
+  options: QemuImgOptions,
+): Promise<void> {
+  const args = [
+    flag('create'),
+    flag('-q'),
+    flag('-f'),
+    flag('qcow2'),
+    flag('-b'),
+    pathIn(backing, options.roots),
+    flag('-F'),
+    diskFormat(backingFormat),
+    flag('--'),
+    pathIn(path, options.roots),
+    ...(virtualSize === undefined ? [] : [byteSize(virtualSize)]),
+  ];
+  await runnerOf(options).run('qemu-img', args, runOptions(options, 60_000));
+}
