@@ -10,7 +10,8 @@
  *     `openstack/latest/meta_data.json`), else from http://169.254.169.254/openstack/latest/;
  *  4. sets the hostname, installs `public_keys` in /root/.ssh/authorized_keys, runs `user_data`
  *     when it starts with `#!`, its output going to the console;
- *  5. prints the marker line (see `READY_MARKER`) and stays up.
+ *  5. prints the marker line (see `READY_MARKER`) and stays up; the ACPI power button (QEMU's
+ *     `system_powerdown`) powers it off, so a stop is a clean shutdown rather than a timeout.
  */
 
 /** The start of the line the guest prints when it is up: `tstack-test: ready hostname=… …`. */
@@ -29,6 +30,9 @@ export const GUEST_MODULES = [
   'virtio_blk',
   'cdrom',
   'isofs',
+  // The ACPI power button as an input device, which busybox acpid listens to.
+  'evdev',
+  'button',
 ] as const;
 
 export const INIT_SCRIPT = `#!/bin/busybox sh
@@ -46,6 +50,8 @@ while [ $i -lt 30 ] && ! ls /dev/vd? >/dev/null 2>&1 && [ ! -e /sys/class/net/et
   sleep 0.1; i=$((i + 1))
 done
 sleep 0.1
+mkdir -p /var/log
+acpid -c /etc/acpi -l /var/log/acpid.log
 ip link set lo up
 net=none
 if [ -e /sys/class/net/eth0 ]; then
@@ -132,6 +138,13 @@ case "$1" in
     ;;
 esac
 exit 0
+`;
+
+/** What busybox acpid runs when the power button is pressed (its `PWRF/00000080` event). */
+export const POWER_BUTTON_SCRIPT = `#!/bin/sh
+echo "tstack-test: power button: powering off" > /dev/console
+sync
+poweroff -f
 `;
 
 export const SYSLINUX_CFG = `DEFAULT linux

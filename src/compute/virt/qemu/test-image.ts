@@ -19,7 +19,13 @@ import {
   type Arg,
 } from '../../../common/privileged/index.ts';
 import { cpioNewc, type CpioEntry } from './cpio.ts';
-import { GUEST_MODULES, INIT_SCRIPT, SYSLINUX_CFG, UDHCPC_SCRIPT } from './guest-init.ts';
+import {
+  GUEST_MODULES,
+  INIT_SCRIPT,
+  POWER_BUTTON_SCRIPT,
+  SYSLINUX_CFG,
+  UDHCPC_SCRIPT,
+} from './guest-init.ts';
 
 /** The Debian packages the image is made of. */
 const KERNEL_META_PACKAGE = 'linux-image-cloud-amd64';
@@ -46,7 +52,16 @@ export type BuildOptions = {
 /** The image's file name: a digest of everything in it but the packages' exact versions. */
 export function testImageName(): string {
   const digest = createHash('sha256')
-    .update([LAYOUT, INIT_SCRIPT, UDHCPC_SCRIPT, SYSLINUX_CFG, ...GUEST_MODULES].join('\0'))
+    .update(
+      [
+        LAYOUT,
+        INIT_SCRIPT,
+        UDHCPC_SCRIPT,
+        POWER_BUTTON_SCRIPT,
+        SYSLINUX_CFG,
+        ...GUEST_MODULES,
+      ].join('\0'),
+    )
     .digest('hex')
     .slice(0, 16);
   return `tstack-test-${digest}.qcow2`;
@@ -123,6 +138,14 @@ export async function buildTestImage(options: BuildOptions): Promise<TestImage> 
       { path: 'init', type: 'file', mode: 0o755, data: Buffer.from(INIT_SCRIPT) },
       { path: 'etc/udhcpc.script', type: 'file', mode: 0o755, data: Buffer.from(UDHCPC_SCRIPT) },
       { path: 'etc/modules', type: 'file', data: Buffer.from(`${GUEST_MODULES.join('\n')}\n`) },
+      { path: 'etc/acpi', type: 'dir' },
+      { path: 'etc/acpi/PWRF', type: 'dir' },
+      {
+        path: 'etc/acpi/PWRF/00000080',
+        type: 'file',
+        mode: 0o755,
+        data: Buffer.from(POWER_BUTTON_SCRIPT),
+      },
     ];
     for (const module of GUEST_MODULES) {
       const file = kernelFiles.find((f) => f.endsWith(`/${module}.ko`));
