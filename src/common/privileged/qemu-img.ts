@@ -137,11 +137,12 @@ export async function qemuImgConvert(
   await runnerOf(options).run('qemu-img', args, runOptions(options, 3_600_000));
 }
 
-/** `qemu-img create -f <format> -- <path> <bytes>`: a new empty image. */
-export async function qemuImgCreate(
+/** `qemu-img create -f <format> [backing…] -- <path> [bytes]`, the two creates below. */
+async function create(
   path: string,
   format: DiskFormat,
-  virtualSize: number,
+  backing: readonly Arg[],
+  virtualSize: number | undefined,
   options: QemuImgOptions,
 ): Promise<void> {
   const args = [
@@ -149,11 +150,22 @@ export async function qemuImgCreate(
     flag('-q'),
     flag('-f'),
     diskFormat(format),
+    ...backing,
     flag('--'),
     pathIn(path, options.roots),
-    byteSize(virtualSize),
+    ...(virtualSize === undefined ? [] : [byteSize(virtualSize)]),
   ];
   await runnerOf(options).run('qemu-img', args, runOptions(options, 60_000));
+}
+
+/** `qemu-img create -f <format> -- <path> <bytes>`: a new empty image. */
+export async function qemuImgCreate(
+  path: string,
+  format: DiskFormat,
+  virtualSize: number,
+  options: QemuImgOptions,
+): Promise<void> {
+  await create(path, format, [], virtualSize, options);
 }
 
 /**
@@ -168,18 +180,6 @@ export async function qemuImgCreateOverlay(
   virtualSize: number | undefined,
   options: QemuImgOptions,
 ): Promise<void> {
-  const args = [
-    flag('create'),
-    flag('-q'),
-    flag('-f'),
-    flag('qcow2'),
-    flag('-b'),
-    pathIn(backing, options.roots),
-    flag('-F'),
-    diskFormat(backingFormat),
-    flag('--'),
-    pathIn(path, options.roots),
-    ...(virtualSize === undefined ? [] : [byteSize(virtualSize)]),
-  ];
-  await runnerOf(options).run('qemu-img', args, runOptions(options, 60_000));
+  const from = [flag('-b'), pathIn(backing, options.roots), flag('-F'), diskFormat(backingFormat)];
+  await create(path, 'qcow2', from, virtualSize, options);
 }
