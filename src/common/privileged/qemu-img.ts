@@ -122,10 +122,14 @@ export async function qemuImgConvert(
   srcFormat: DiskFormat,
   dst: string,
   dstFormat: DiskFormat,
-  options: QemuImgOptions,
+  options: QemuImgOptions & {
+    /** Read a source a running QEMU holds open (`-U`); the caller keeps it still meanwhile. */
+    forceShare?: boolean;
+  },
 ): Promise<void> {
   const args = [
     flag('convert'),
+    ...(options.forceShare === true ? [flag('-U')] : []),
     flag('-f'),
     diskFormat(srcFormat),
     flag('-O'),

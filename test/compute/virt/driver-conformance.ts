@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import {
   canPause,
+  canSnapshot,
   GuestNotFoundError,
   hasConsole,
   POWER_STATE,
@@ -112,6 +113,19 @@ export function driverConformance(name: string, make: () => Promise<DriverUnderT
         assert.ok(!(await t.driver.listInstances()).includes(spec.uuid));
         await assert.rejects(t.driver.powerOn(spec.uuid), GuestNotFoundError);
       }
+    });
+
+    it('copies a running guest disk, and the guest goes on running', async () => {
+      if (!canSnapshot(t.driver)) return;
+      const spec = guestSpec(t.imageId);
+      await t.driver.spawn(spec);
+      await settled(spec.uuid);
+      const disk = await t.driver.snapshot(spec.uuid);
+      assert.ok(['raw', 'qcow2'].includes(disk.diskFormat), disk.diskFormat);
+      assert.ok(disk.data.length > 0);
+      assert.equal(await state(spec.uuid), POWER_STATE.RUNNING);
+      await t.driver.destroy(spec.uuid);
+      await assert.rejects(t.driver.snapshot(spec.uuid), GuestNotFoundError);
     });
 
     it('shows the console of a guest it has, and refuses one it lacks', async () => {

@@ -5,13 +5,14 @@
  * Every QEMU process here is this test's own, ended by destroy (by its pid at worst).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { POWER_STATE } from '../../../../src/compute/virt/driver.ts';
 import { READY_MARKER } from '../../../../src/compute/virt/qemu/guest-init.ts';
-import { QemuDriver } from '../../../../src/compute/virt/qemu/qemu-driver.ts';
+import { QemuDriver, type QemuImage } from '../../../../src/compute/virt/qemu/qemu-driver.ts';
 import { buildTestImage } from '../../../../src/compute/virt/qemu/test-image.ts';
 import { driverConformance, guestSpec } from '../driver-conformance.ts';
 
@@ -26,15 +27,28 @@ function alive(pid: number): boolean {
   }
 }
 
-type Made = { driver: QemuDriver; dir: string; settled: (uuid: string) => Promise<void> };
+type Made = {
+  driver: QemuDriver;
+  dir: string;
+  settled: (uuid: string) => Promise<void>;
+  /** Images the driver boots, by id; `tstack-test` is the built test image. */
+  images: Map<string, QemuImage>;
+};
 
 async function makeDriver(): Promise<Made> {
   const dir = mkdtempSync(join(tmpdir(), 'ts-qemu-driver-'));
   const image = await buildTestImage({ cacheDir: join(dir, 'cache') });
+  const images = new Map<string, QemuImage>([
+    ['tstack-test', { path: image.path, format: 'qcow2' }],
+  ]);
   const driver = new QemuDriver({
     hostname: 'qemu-test',
     instancesDir: join(dir, 'instances'),
-    image: async () => ({ path: image.path, format: 'qcow2' }),
+    image: async (id) => {
+      const found = images.get(id);
+      if (found === undefined) throw new Error(`no image ${id}`);
+      return found;
+    },
     imageRoots: [join(dir, 'cache')],
     softRebootTimeoutMs: 20_000,
   });
@@ -52,7 +66,7 @@ async function makeDriver(): Promise<Made> {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   };
-  return { driver, dir, settled };
+  return { driver, dir, settled, images };
 }
 
 driverConformance('qemu', async () => {
@@ -96,6 +110,31 @@ describe('qemu driver: what the guest shows', { timeout: 300_000 }, () => {
       await made.driver.consoleOutput(spec.uuid),
       /tstack-test: power button: powering off/,
     );
+  });
+
+  it('snapshots a guest into an image another guest boots from', async () => {
+    const spec = guestSpec('tstack-test');
+    await made.driver.spawn(spec);
+    await made.settled(spec.uuid);
+    const disk = await made.driver.snapshot(spec.uuid);
+    assert.equal(disk.diskFormat, 'qcow2');
+    const file = join(made.dir, 'cache', 'snapshot-1.qcow2');
+    writeFileSync(file, disk.data);
+    const info = JSON.parse(
+      execFileSync('qemu-img', ['info', '--output=json', '-f', 'qcow2', file], {
+        encoding: 'utf8',
+      }),
+    ) as Record<string, unknown>;
+    // One self-contained image: the base image is copied in, not referred to.
+    assert.equal(info['backing-filename'], undefined);
+    assert.equal((await made.driver.getInfo(spec.uuid))?.powerState, POWER_STATE.RUNNING);
+    made.images.set('snapshot-1', { path: file, format: 'qcow2' });
+    const fromSnapshot = guestSpec('snapshot-1', { hostname: 'from-snapshot' });
+    await made.driver.spawn(fromSnapshot);
+    await made.settled(fromSnapshot.uuid);
+    assert.match(await made.driver.consoleOutput(fromSnapshot.uuid), /tstack-test: ready/);
+    await made.driver.destroy(fromSnapshot.uuid);
+    await made.driver.destroy(spec.uuid);
   });
 
   it('leaves no process and no file behind a destroy', async () => {
