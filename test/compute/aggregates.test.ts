@@ -3,23 +3,11 @@
    response bodies are untyped JSON these tests assert on field by field. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { serversHarness, type ServersHarness } from './harness.ts';
+import { bootServer, serversHarness, type ServersHarness } from './harness.ts';
 
 const settled = (s: any) => s?.status !== 'BUILD';
 
-async function boot(h: ServersHarness, extra: Record<string, unknown>) {
-  return h.call('POST', '/v2.1/servers', {
-    body: {
-      server: {
-        name: 'vm',
-        imageRef: h.imageId,
-        flavorRef: '1',
-        networks: [{ uuid: h.networkId }],
-        ...extra,
-      },
-    },
-  });
-}
+const boot = (h: ServersHarness, server: Record<string, unknown>) => bootServer(h, { server });
 
 describe('aggregates and availability zones', () => {
   it('makes a zone of an aggregate’s hosts, and boots into it', async (t) => {

@@ -319,15 +319,14 @@ export async function serversHarness(
 export const settled = (s: any): boolean =>
   s?.['OS-EXT-STS:task_state'] === null && s?.status !== 'BUILD';
 
+type BootOptions = { token?: string; server?: Record<string, unknown> };
+
 /**
- * Boots a server (named `vm` unless `server` names it) on the shared network, as `token` (the
- * admin by default), and waits until it is ACTIVE; returns it as an admin sees it.
+ * `POST /servers` for a server named `vm` on the shared network (fields of `server` override),
+ * as `token` (the admin by default); returns the reply, whatever it is.
  */
-export async function activeServer(
-  h: ServersHarness,
-  options: { token?: string; server?: Record<string, unknown> } = {},
-): Promise<any> {
-  const created = await h.call('POST', '/v2.1/servers', {
+export function bootServer(h: ServersHarness, options: BootOptions = {}) {
+  return h.call('POST', '/v2.1/servers', {
     body: {
       server: {
         name: 'vm',
@@ -339,6 +338,14 @@ export async function activeServer(
     },
     ...(options.token !== undefined ? { token: options.token } : {}),
   });
+}
+
+/**
+ * Boots a server as `bootServer` does and waits until it is ACTIVE; returns it as an admin
+ * sees it.
+ */
+export async function activeServer(h: ServersHarness, options: BootOptions = {}): Promise<any> {
+  const created = await bootServer(h, options);
   assert.equal(created.status, 202, created.text);
   const server = await h.waitFor(created.body.server.id as string, settled);
   assert.equal(server.status, 'ACTIVE', JSON.stringify(server.fault));

@@ -3,25 +3,13 @@
    response bodies are untyped JSON these tests assert on field by field. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { serversHarness, settled } from './harness.ts';
+import { activeServer, serversHarness } from './harness.ts';
 
 describe('os-interface', () => {
   it('attaches a port on a network and a port the user brings, lists, shows and detaches', async (t) => {
     const h = await serversHarness(t, { hosts: [{ hostname: 'host-1' }] });
     const alice = h.token('alice', 'project-a');
-    const created = await h.call('POST', '/v2.1/servers', {
-      token: alice,
-      body: {
-        server: {
-          name: 'vm',
-          imageRef: h.imageId,
-          flavorRef: '1',
-          networks: [{ uuid: h.networkId }],
-        },
-      },
-    });
-    const id = created.body.server.id;
-    await h.waitFor(id, settled);
+    const id = (await activeServer(h, { token: alice })).id as string;
     const base = `/v2.1/servers/${id}/os-interface`;
     const first = (await h.call('GET', base, { token: alice })).body.interfaceAttachments;
     assert.equal(first.length, 1);
