@@ -3,6 +3,8 @@
  * Glance v2 HTTP API. A lookup for a user passes the user's token, so an image the user cannot
  * see is "not found" for them.
  */
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
 import { JsonClient, type JsonClientOptions } from '../common/http/json-client.ts';
 
 export type ImageSummary = {
@@ -40,10 +42,24 @@ export interface ImageClient {
   createImage(image: NewImage, as?: AsUser): Promise<ImageSummary>;
   /** Uploads the image's data; the image becomes active. */
   uploadImage(id: string, data: Uint8Array, as?: AsUser): Promise<void>;
+  /**
+   * Streams the image's data into the file `path` (written under a temporary name and renamed
+   * when whole); returns the image as it was when its data was checked.
+   * @throws ImageDataError when the image has no data, or the data does not match its checksum.
+   */
+  downloadImage(id: string, path: string, as?: AsUser): Promise<ImageSummary>;
   /** Deletes the image; one that is gone already is fine. */
   deleteImage(id: string, as?: AsUser): Promise<void>;
   /** Where clients find the image (`Location` of Nova's createImage before 2.45). */
   imageUrl(id: string): string;
+}
+
+/** The image's data cannot be had: not active, missing, or not what its checksum says. */
+export class ImageDataError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ImageDataError';
+  }
 }
 
 export class HttpImageClient implements ImageClient {
@@ -72,6 +88,29 @@ export class HttpImageClient implements ImageClient {
       ...as,
       expect: [204, 404],
     });
+  }
+
+  async downloadImage(id: string, path: string, as: AsUser = {}): Promise<ImageSummary> {
+    const image = await this.getImage(id, as);
+    if (image === undefined) throw new ImageDataError(`Image ${id} could not be found.`);
+    if (image.status !== 'active')
+      throw new ImageDataError(`Image ${id} is ${image.status}, not active: it has no data.`);
+    const partial = `${path}.part`;
+    try {
+      const got = await this.#http.download(
+        `/v2/images/${encodeURIComponent(id)}/file`,
+        createWriteStream(partial),
+        as,
+      );
+      if (typeof image['checksum'] === 'string' && got.md5 !== image['checksum'])
+        throw new ImageDataError(
+          `Image ${id}'s data has MD5 ${got.md5}, not its checksum ${image['checksum']}.`,
+        );
+      await rename(partial, path);
+      return image;
+    } finally {
+      await rm(partial, { force: true });
+    }
   }
 
   imageUrl(id: string): string {

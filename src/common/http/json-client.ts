@@ -4,8 +4,11 @@
  * `UpstreamStatusError` carrying the status and the upstream's message; a network failure or a
  * timeout becomes an `UpstreamUnavailableError`.
  */
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
+import type { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { REQUEST_ID_HEADER } from './request-id.ts';
 
 /** The upstream answered, but not with a status the caller expected. */
@@ -62,6 +65,12 @@ export type RequestOptions = {
 
 export type JsonReply = { status: number; body: unknown };
 
+/** What a download wrote: its length and MD5 (the `checksum` Glance keeps of an image). */
+export type Downloaded = { bytes: number; md5: string };
+
+/** Downloads may take long; they fail only when the upstream stays silent this long. */
+const DOWNLOAD_IDLE_MS = 60_000;
+
 const DEFAULT_EXPECT = [200, 201, 202, 204];
 
 /** Pulls a message out of the error shapes OpenStack services use. */
@@ -110,6 +119,32 @@ export class JsonClient {
         : new http.Agent(agentOptions);
   }
 
+  get #transport(): typeof http | typeof https {
+    return this.#url.protocol === 'https:' ? https : http;
+  }
+
+  #target(method: string, path: string, headers: http.OutgoingHttpHeaders): http.RequestOptions {
+    return {
+      protocol: this.#url.protocol,
+      hostname: this.#url.hostname.replace(/^\[(.*)\]$/, '$1'),
+      port: this.#url.port,
+      path: `${this.#url.pathname.replace(/\/$/, '')}${path}`,
+      method,
+      headers,
+      agent: this.#agent,
+    };
+  }
+
+  async #headers(options: RequestOptions): Promise<Record<string, string | number>> {
+    const headers: Record<string, string | number> = {
+      accept: 'application/json',
+      ...this.#options.headers,
+      'x-auth-token': options.token ?? (await this.#options.token()),
+    };
+    if (options.globalRequestId !== undefined) headers[REQUEST_ID_HEADER] = options.globalRequestId;
+    return headers;
+  }
+
   /**
    * One exchange. A connection the server closed while it sat idle fails before the server read
    * anything, so the request goes again, once, on a fresh connection (Node's documented way).
@@ -121,17 +156,10 @@ export class JsonClient {
     payload: string | Uint8Array | undefined,
     again = true,
   ): Promise<Answer> {
-    const transport = this.#url.protocol === 'https:' ? https : http;
     return new Promise<Answer>((resolve, reject) => {
-      const req = transport.request(
+      const req = this.#transport.request(
         {
-          protocol: this.#url.protocol,
-          hostname: this.#url.hostname.replace(/^\[(.*)\]$/, '$1'),
-          port: this.#url.port,
-          path: `${this.#url.pathname.replace(/\/$/, '')}${path}`,
-          method,
-          headers,
-          agent: this.#agent,
+          ...this.#target(method, path, headers),
           signal: AbortSignal.timeout(this.#options.timeoutMs ?? 30_000),
         },
         (res) => {
@@ -158,12 +186,7 @@ export class JsonClient {
    */
   async request(method: string, path: string, options: RequestOptions = {}): Promise<JsonReply> {
     const { service } = this.#options;
-    const headers: Record<string, string | number> = {
-      accept: 'application/json',
-      ...this.#options.headers,
-      'x-auth-token': options.token ?? (await this.#options.token()),
-    };
-    if (options.globalRequestId !== undefined) headers[REQUEST_ID_HEADER] = options.globalRequestId;
+    const headers = await this.#headers(options);
     let payload: string | Uint8Array | undefined;
     if (options.raw !== undefined) {
       headers['content-type'] = options.raw.contentType;
@@ -189,5 +212,55 @@ export class JsonClient {
       status: res.status,
       body: res.text === '' ? undefined : (JSON.parse(res.text) as unknown),
     };
+  }
+
+  /**
+   * GETs `path` and streams a 200 answer's body into `sink` (a file, say), never holding it
+   * whole; the sink is ended. Fails only when the upstream goes silent for a minute, however
+   * long the whole download takes.
+   * @throws UpstreamStatusError for any other status (the sink gets nothing).
+   * @throws UpstreamUnavailableError when the upstream cannot be reached or the body breaks off.
+   */
+  async download(path: string, sink: Writable, options: RequestOptions = {}): Promise<Downloaded> {
+    const { service } = this.#options;
+    const headers = { ...(await this.#headers(options)), accept: '*/*' };
+    const unavailable = (err: unknown) =>
+      new UpstreamUnavailableError(
+        service,
+        `GET ${path}: ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
+    const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      const req = this.#transport.request(this.#target('GET', path, headers), resolve);
+      req.setTimeout(DOWNLOAD_IDLE_MS, () => req.destroy(new Error('no data for a minute')));
+      req.on('error', (err) => reject(unavailable(err)));
+      req.end();
+    });
+    if (res.statusCode !== 200) {
+      let text = '';
+      res.setEncoding('utf8');
+      for await (const chunk of res) text += String(chunk);
+      sink.destroy();
+      throw new UpstreamStatusError(service, 'GET', path, res.statusCode ?? 0, messageIn(text));
+    }
+    const md5 = createHash('md5');
+    let bytes = 0;
+    try {
+      await pipeline(
+        res,
+        async function* (source: AsyncIterable<Buffer>) {
+          for await (const chunk of source) {
+            md5.update(chunk);
+            bytes += chunk.length;
+            yield chunk;
+          }
+        },
+        sink,
+      );
+    } catch (err) {
+      throw unavailable(err);
+    }
+    if (!res.complete) throw unavailable(new Error('the body ended early'));
+    return { bytes, md5: md5.digest('hex') };
   }
 }

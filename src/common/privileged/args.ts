@@ -29,6 +29,14 @@ export function flag(value: string): Arg {
   return value as Arg;
 }
 
+/** Constant words with single spaces between them, written in the code (`OpenStack Compute`). */
+export function phrase(value: string): Arg {
+  noNul(value, 'argument');
+  if (!/^[A-Za-z0-9_.-]+( [A-Za-z0-9_.-]+)*$/.test(value))
+    throw new PrivilegedArgumentError(`argument ${JSON.stringify(value)} is not plain words`);
+  return value as Arg;
+}
+
 function inside(root: string, path: string): boolean {
   const rel = relative(root, path);
   return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
@@ -115,4 +123,24 @@ export function qemuOptions(pairs: readonly (readonly [string, Arg])[], head?: A
 /** A validated value after a fixed prefix, as in `-serial file:/…/console.log`. */
 export function prefixed(prefix: 'file:' | 'unix:', value: Arg): Arg {
   return `${prefix}${value}` as Arg;
+}
+
+/**
+ * A network interface tstack made: `ts-` then lower-case letters, digits and dashes, 15
+ * characters at most (Linux's IFNAMSIZ less its NUL). The prefix keeps every command on links
+ * the project created; cleanup finds them by it.
+ */
+export function linkName(name: string): Arg {
+  noNul(name, 'link name');
+  if (!/^ts-[a-z0-9-]{1,12}$/.test(name))
+    throw new PrivilegedArgumentError(`${JSON.stringify(name)} is not a ts- interface name`);
+  return name as Arg;
+}
+
+/** A unicast Ethernet address, `aa:bb:cc:dd:ee:ff`. */
+export function macAddress(mac: string): Arg {
+  noNul(mac, 'MAC address');
+  if (!/^[0-9a-f][02468ace](:[0-9a-f]{2}){5}$/i.test(mac))
+    throw new PrivilegedArgumentError(`${JSON.stringify(mac)} is not a unicast MAC address`);
+  return mac.toLowerCase() as Arg;
 }

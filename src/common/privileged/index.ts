@@ -5,7 +5,10 @@ export {
   diskFormat,
   DISK_FORMATS,
   flag,
+  linkName,
+  macAddress,
   pathIn,
+  phrase,
   prefixed,
   qemuOptions,
   type Arg,
@@ -18,10 +21,19 @@ export {
   type FailureReason,
 } from './errors.ts';
 export {
+  bridgePorts,
+  deleteLink,
+  ensureBridge,
+  linkExists,
+  plugIntoBridge,
+  type IpOptions,
+} from './ip-link.ts';
+export {
   qemuImgConvert,
   qemuImgCreate,
   qemuImgCreateOverlay,
   qemuImgInfo,
+  qemuImgResize,
   type QemuImgInfo,
   type QemuImgOptions,
 } from './qemu-img.ts';

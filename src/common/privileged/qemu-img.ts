@@ -187,3 +187,22 @@ export async function qemuImgCreateOverlay(
   const from = [flag('-b'), pathIn(backing, options.roots), flag('-F'), diskFormat(backingFormat)];
   await create(path, 'qcow2', from, virtualSize, options);
 }
+
+/** `qemu-img resize -q -f <format> -- <path> <bytes>`: grows the virtual disk (never shrinks it). */
+export async function qemuImgResize(
+  path: string,
+  format: DiskFormat,
+  virtualSize: number,
+  options: QemuImgOptions,
+): Promise<void> {
+  const args = [
+    flag('resize'),
+    flag('-q'),
+    flag('-f'),
+    diskFormat(format),
+    flag('--'),
+    pathIn(path, options.roots),
+    byteSize(virtualSize),
+  ];
+  await runnerOf(options).run('qemu-img', args, runOptions(options, 60_000));
+}

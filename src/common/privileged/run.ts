@@ -29,6 +29,8 @@ export const EXECUTABLES = {
   mcopy: { installHint: 'apt-get install mtools' },
   genisoimage: { installHint: 'apt-get install genisoimage' },
   'qemu-system-x86_64': { installHint: 'apt-get install qemu-system-x86' },
+  // Guests' tap devices on a bridge per network (#8), all named ts-….
+  ip: { installHint: 'apt-get install iproute2' },
 } as const satisfies Record<string, ExecutableSpec>;
 
 export type Executable = keyof typeof EXECUTABLES;

@@ -27,6 +27,7 @@ export function guestSpecOf(
       mtu: v.mtu,
     })),
     userData: row.user_data,
+    keyName: row.key_name,
     keyData: row.key_data,
     metadata: {},
     configDrive: row.config_drive === 'True',

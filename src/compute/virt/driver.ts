@@ -38,6 +38,8 @@ export type GuestSpec = {
   imageId: string;
   vifs: readonly Vif[];
   userData: string | null;
+  /** The key pair's name and public key (`public_keys` of the guest's metadata). */
+  keyName: string | null;
   keyData: string | null;
   metadata: Readonly<Record<string, string>>;
   configDrive: boolean;
@@ -111,6 +113,35 @@ export interface InterfaceDriver extends VirtDriver {
 export interface ConsoleDriver extends VirtDriver {
   /** The guest's serial console output; the last `lines` lines when given. */
   consoleOutput(uuid: string, lines?: number): Promise<string>;
+}
+
+/**
+ * Moves a guest between hosts whose drivers reach each other's disks (QEMU hosts of one
+ * machine; the fake's hosts). `host` is the other agent's host name.
+ */
+export interface MigratingDriver extends VirtDriver {
+  /**
+   * Makes the guest of `spec` here, shut off, from the shut-off guest `spec.uuid` of `source`:
+   * its disk copied and grown to `spec.rootGb`. The source guest stays as it is, so a revert
+   * can go back to it. With `source` this host, the old guest is kept aside until
+   * `confirmResize` or `revertResize`.
+   */
+  spawnFrom(spec: GuestSpec, source: string): Promise<void>;
+  /** Drops the guest a same-host resize kept aside; none is fine. */
+  confirmResize(uuid: string): Promise<void>;
+  /** Ends the resized guest here and brings back the one a same-host resize kept aside. */
+  revertResize(uuid: string): Promise<void>;
+  /** Readies a guest here to receive the running (or paused) guest `spec.uuid` of `source`. */
+  prepareIncoming(spec: GuestSpec, source: string): Promise<void>;
+  /**
+   * Sends the guest to `dest` (readied there with `prepareIncoming`) while it runs; once it
+   * runs there, it is gone here.
+   */
+  migrateLive(uuid: string, dest: string): Promise<void>;
+}
+
+export function canMigrate(driver: VirtDriver): driver is MigratingDriver {
+  return 'spawnFrom' in driver && 'migrateLive' in driver;
 }
 
 export function canPause(driver: VirtDriver): driver is PausingDriver {

@@ -38,6 +38,7 @@ export function guestSpec(imageId: string, fields: Partial<GuestSpec> = {}): Gue
     imageId,
     vifs: [],
     userData: null,
+    keyName: null,
     keyData: null,
     metadata: {},
     configDrive: false,

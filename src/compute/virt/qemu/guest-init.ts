@@ -5,9 +5,10 @@
  *
  * What `/init` does, in order, each step printed on the serial console:
  *  1. mounts /proc, /sys, /dev; loads the virtio, iso9660 and network modules (`/etc/modules`);
- *  2. brings up `eth0` with DHCP (in the background when no lease comes at once);
+ *  2. brings up `eth0` with DHCP (in the background when no lease comes within a second);
  *  3. reads cloud data from the config drive (an iso9660 disk labelled `config-2` holding
- *     `openstack/latest/meta_data.json`), else from http://169.254.169.254/openstack/latest/;
+ *     `openstack/latest/meta_data.json`), else, once DHCP gave an address (10 s at most), from
+ *     http://169.254.169.254/openstack/latest/;
  *  4. sets the hostname, installs `public_keys` in /root/.ssh/authorized_keys, runs `user_data`
  *     when it starts with `#!`, its output going to the console;
  *  5. prints the marker line (see `READY_MARKER`) and stays up; the ACPI power button (QEMU's
@@ -43,6 +44,10 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs dev /dev
 exec </dev/console >/dev/console 2>&1
 say() { echo "tstack-test: $*"; }
+address() {
+  a=$(ip -4 -o addr show dev eth0 2>/dev/null | awk '{print $4}')
+  echo "\${a:-pending}"
+}
 say "init"
 for m in $(cat /etc/modules); do insmod "/lib/modules/$m.ko" 2>/dev/null; done
 i=0
@@ -56,10 +61,9 @@ ip link set lo up
 net=none
 if [ -e /sys/class/net/eth0 ]; then
   ip link set eth0 up
-  # Returns once it has a lease, or after three tries, going on in the background either way.
-  udhcpc -i eth0 -s /etc/udhcpc.script -b -t 3 -T 1 >/tmp/udhcpc.log 2>&1
-  net=$(ip -4 -o addr show dev eth0 | awk '{print $4}')
-  [ -n "$net" ] || net=pending
+  # Returns once it has a lease, or after a second, going on in the background either way.
+  udhcpc -i eth0 -s /etc/udhcpc.script -b -t 1 -T 1 >/tmp/udhcpc.log 2>&1
+  net=$(address)
 fi
 say "network eth0 $net"
 
@@ -79,6 +83,11 @@ for dev in /dev/vd? /dev/sr?; do
   fi
 done
 if [ $source = none ] && [ -e /sys/class/net/eth0 ]; then
+  # The metadata service is reached through the network: wait a while for a lease first.
+  i=0
+  while [ $i -lt 50 ] && [ "$(address)" = pending ]; do sleep 0.2; i=$((i + 1)); done
+fi
+if [ $source = none ] && [ "$(address)" != pending ]; then
   i=0
   while [ $i -lt 10 ]; do
     if wget -q -T 2 -O $data/meta_data.json http://169.254.169.254/openstack/latest/meta_data.json; then
@@ -117,6 +126,7 @@ if [ -f $data/user_data ] && [ "$(head -c 2 $data/user_data)" = "#!" ]; then
   say "user-data exited $?"
 fi
 
+[ $net = none ] || net=$(address)
 say "ready hostname=$name keys=$keys source=$source network=$net"
 while :; do sleep 3600; done
 `;

@@ -1,28 +1,41 @@
 /**
  * The QEMU virt driver: one `qemu-system-x86_64` per guest, daemonized so it outlives the agent,
- * driven over its QMP socket. Each guest has a folder `<instancesDir>/<uuid>/` holding what the
- * driver needs to find it again after a restart: `guest.json` (the spec it was made from),
- * `disk.qcow2` (an overlay on the cached base image), `config.iso` (the config drive, when
- * asked for), `console.log` (the serial console), `qmp.sock` and `qemu.pid`.
+ * driven over its QMP socket. The machine's QEMU folder (`root`) holds the base images every
+ * host shares (`base/`, see `BaseImageCache`) and one folder per host and guest,
+ * `host-<digest of the host name>/<uuid>/`, with what the driver needs to find the guest again
+ * after a restart: `guest.json` (the spec it was made from and its state: rescued, suspended),
+ * `disk.qcow2` (an overlay on the base image), `disk.eph0` and `disk.swap` (the flavor's
+ * ephemeral and swap disks), `config.iso` (the config drive), `console.log` (the serial
+ * console), `qmp.sock` and `qemu.pid`.
  *
  * A guest "exists" while its folder does; it runs while the process in `qemu.pid` is alive and
  * is the QEMU named after it (`-name guest=<uuid>`), so a reused pid is never mistaken for it.
- * Networking is not plugged yet (the guest has no NIC): tap devices on bridges come with the
- * data-plane step of #8.
  */
-import { mkdir, readdir, readFile, rm, statfs, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import {
+  copyFile,
+  link,
+  mkdir,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  statfs,
+  writeFile,
+} from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import {
-  byteSize,
   flag,
   pathIn,
   PrivilegedRunner,
   qemuImgConvert,
+  qemuImgCreate,
   qemuImgCreateOverlay,
-  qemuOptions,
+  qemuImgInfo,
+  qemuImgResize,
   type Arg,
-  type DiskFormat,
 } from '../../../common/privileged/index.ts';
 import {
   GuestBuildError,
@@ -33,23 +46,25 @@ import {
   type GuestInfo,
   type GuestSpec,
   type HostResources,
+  type MigratingDriver,
   type PausingDriver,
   type PowerState,
+  type RescuingDriver,
   type SnapshottingDriver,
+  type SuspendingDriver,
 } from '../driver.ts';
 import { buildConfigDrive } from './config-drive.ts';
+import { plugTaps, unplugTaps } from './guest-nics.ts';
+import { HOST_FOLDER_PREFIX, type BaseImageCache, type QemuImage } from './image-cache.ts';
 import { qmp, QmpError } from './qmp.ts';
-
-export type QemuImage = { readonly path: string; readonly format: DiskFormat };
+import { qemuCommand, type LaunchMode } from './qemu-command.ts';
 
 export type QemuDriverOptions = {
   readonly hostname: string;
-  /** Guests' folders go here. */
-  readonly instancesDir: string;
-  /** A local file of image `imageId` (fetched and cached by the caller). */
-  readonly image: (imageId: string) => Promise<QemuImage>;
-  /** Folders image files may be in. */
-  readonly imageRoots: readonly string[];
+  /** The machine's QEMU folder, shared by its QEMU hosts (see the file's comment). */
+  readonly root: string;
+  /** The base image cache of `root`. */
+  readonly images: BaseImageCache;
   /** `kvm` only where a probe showed guests run on it (see the notes on this machine kind). */
   readonly accel?: 'tcg' | 'kvm';
   readonly runner?: PrivilegedRunner;
@@ -57,47 +72,95 @@ export type QemuDriverOptions = {
   readonly softRebootTimeoutMs?: number;
 };
 
-type GuestFile = { spec: GuestSpec; image: QemuImage };
+type GuestFile = {
+  spec: GuestSpec;
+  image: QemuImage;
+  /** Disks after the root disk: `disk.eph0`, `disk.swap`. */
+  extraDisks: string[];
+  /** The base image of the rescue disk, while rescued. */
+  rescue?: QemuImage;
+  /** The guest's memory is saved in its root disk (a suspend); it resumes from there. */
+  suspended?: boolean;
+};
 
 const GIB = 1024 ** 3;
+const MIB = 1024 ** 2;
 /** How long to wait for a QEMU process to go after `quit` or a kill. */
 const EXIT_WAIT_MS = 10_000;
+/** How long a live migration may take. */
+const MIGRATION_TIMEOUT_MS = 300_000;
+/** The name of the VM state a suspend saves in the root disk. */
+const SUSPEND_STATE = 'tstack-suspend';
+/** A unix socket path is at most 107 bytes. */
+const MAX_SOCKET_PATH = 107;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const HOSTNAME = /^[A-Za-z0-9][A-Za-z0-9.-]{0,254}$/;
 
-export class QemuDriver implements PausingDriver, SnapshottingDriver, ConsoleDriver {
+export class QemuDriver
+  implements
+    PausingDriver,
+    SuspendingDriver,
+    RescuingDriver,
+    SnapshottingDriver,
+    ConsoleDriver,
+    MigratingDriver
+{
   readonly #o: QemuDriverOptions;
   readonly #runner: PrivilegedRunner;
+  readonly #roots: readonly string[];
   #version: number | undefined;
 
   constructor(options: QemuDriverOptions) {
+    if (!HOSTNAME.test(options.hostname))
+      throw new Error(`QEMU driver: bad host name ${JSON.stringify(options.hostname)}`);
     this.#o = options;
     this.#runner = options.runner ?? new PrivilegedRunner();
+    this.#roots = [options.root];
   }
 
-  #dir(uuid: string): string {
+  get hostname(): string {
+    return this.#o.hostname;
+  }
+
+  #hostDir(host: string = this.#o.hostname): string {
+    return hostFolder(this.#o.root, host);
+  }
+
+  #dir(uuid: string, host?: string): string {
     if (!UUID.test(uuid)) throw new GuestNotFoundError(uuid);
-    return join(this.#o.instancesDir, uuid);
+    return join(this.#hostDir(host), uuid);
   }
 
   #path(uuid: string, file: string): Arg {
-    return pathIn(join(this.#dir(uuid), file), [this.#o.instancesDir]);
+    return pathIn(join(this.#dir(uuid), file), this.#roots);
+  }
+
+  #qemuImg() {
+    return { roots: this.#roots, runner: this.#runner };
   }
 
   async hostResources(): Promise<HostResources> {
-    await mkdir(this.#o.instancesDir, { recursive: true });
-    const fs = await statfs(this.#o.instancesDir);
+    const dir = this.#hostDir();
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'host.name'), `${this.#o.hostname}\n`);
+    const socket = join(dir, '00000000-0000-0000-0000-000000000000', 'migrate.sock');
+    if (Buffer.byteLength(socket) > MAX_SOCKET_PATH)
+      throw new Error(
+        `QEMU driver: guests' sockets under ${dir} would be longer than ${MAX_SOCKET_PATH} bytes; choose a shorter data directory`,
+      );
+    const fs = await statfs(dir);
     return {
       hypervisorHostname: this.#o.hostname,
       hypervisorType: 'QEMU',
       hypervisorVersion: await this.#qemuVersion(),
       hostIp: '127.0.0.1',
       vcpus: os.cpus().length,
-      memoryMb: Math.floor(os.totalmem() / 1024 / 1024),
+      memoryMb: Math.floor(os.totalmem() / MIB),
       localGb: Math.floor((fs.blocks * fs.bsize) / GIB),
       cpuInfo: { arch: 'x86_64', accel: this.#o.accel ?? 'tcg' },
     };
@@ -116,111 +179,90 @@ export class QemuDriver implements PausingDriver, SnapshottingDriver, ConsoleDri
   }
 
   async spawn(spec: GuestSpec): Promise<void> {
-    const dir = this.#dir(spec.uuid);
     if ((await this.#pid(spec.uuid)) !== undefined) return;
-    try {
-      await mkdir(dir, { recursive: true });
+    await this.#building(spec.uuid, async () => {
       let guest = await this.#guest(spec.uuid);
       if (guest === undefined) {
-        const image = await this.#o.image(spec.imageId);
-        guest = { spec, image };
-        await qemuImgCreateOverlay(
-          join(dir, 'disk.qcow2'),
-          image.path,
-          image.format,
-          spec.rootGb > 0 ? spec.rootGb * GIB : undefined,
-          { roots: [this.#o.instancesDir, ...this.#o.imageRoots], runner: this.#runner },
-        );
-        if (spec.configDrive)
-          await buildConfigDrive(configDriveFiles(spec), {
-            path: join(dir, 'config.iso'),
-            roots: [this.#o.instancesDir],
-            runner: this.#runner,
-          });
-        // Written last: a folder without it is a spawn cut short, made again next time.
-        await writeFile(join(dir, 'guest.json'), JSON.stringify(guest));
+        const image = await this.#o.images.acquire(spec.imageId);
+        try {
+          await this.#makeDisks(spec, async (disk) =>
+            qemuImgCreateOverlay(
+              disk,
+              image.path,
+              image.format,
+              spec.rootGb > 0 ? spec.rootGb * GIB : undefined,
+              this.#qemuImg(),
+            ),
+          );
+          guest = await this.#save(spec.uuid, { spec, image, extraDisks: extraDisks(spec) });
+        } finally {
+          this.#o.images.release(image.path);
+        }
       }
       await this.#launch(guest);
+    });
+  }
+
+  /** Runs a step that makes a guest, as a GuestBuildError when it fails. */
+  async #building(uuid: string, fn: () => Promise<void>): Promise<void> {
+    try {
+      await mkdir(this.#dir(uuid), { recursive: true });
+      await fn();
     } catch (err) {
       throw new GuestBuildError(
-        `QEMU could not start guest ${spec.uuid}: ${err instanceof Error ? err.message : String(err)}`,
+        `QEMU could not start guest ${uuid}: ${err instanceof Error ? err.message : String(err)}`,
         { cause: err },
       );
     }
   }
 
-  async #guest(uuid: string): Promise<GuestFile | undefined> {
+  /** The root disk (made by `root`), the ephemeral and swap disks and the config drive. */
+  async #makeDisks(spec: GuestSpec, root: (disk: string) => Promise<void>): Promise<void> {
+    const dir = this.#dir(spec.uuid);
+    await root(join(dir, 'disk.qcow2'));
+    if (spec.ephemeralGb > 0)
+      await qemuImgCreate(join(dir, 'disk.eph0'), 'qcow2', spec.ephemeralGb * GIB, this.#qemuImg());
+    if (spec.swapMb > 0)
+      await qemuImgCreate(join(dir, 'disk.swap'), 'qcow2', spec.swapMb * MIB, this.#qemuImg());
+    if (spec.configDrive)
+      await buildConfigDrive(configDriveFiles(spec), {
+        path: join(dir, 'config.iso'),
+        roots: this.#roots,
+        runner: this.#runner,
+      });
+  }
+
+  /** Writes the guest's file (whole or not at all); a folder without it is a spawn cut short. */
+  async #save(uuid: string, guest: GuestFile): Promise<GuestFile> {
+    const file = join(this.#dir(uuid), 'guest.json');
+    await writeFile(`${file}.new`, JSON.stringify(guest));
+    await rename(`${file}.new`, file);
+    return guest;
+  }
+
+  async #guest(uuid: string, host?: string): Promise<GuestFile | undefined> {
     try {
-      return JSON.parse(await readFile(join(this.#dir(uuid), 'guest.json'), 'utf8')) as GuestFile;
+      const text = await readFile(join(this.#dir(uuid, host), 'guest.json'), 'utf8');
+      return JSON.parse(text) as GuestFile;
     } catch {
       return undefined;
     }
   }
 
-  async #launch(guest: GuestFile): Promise<void> {
+  async #launch(guest: GuestFile, mode: Partial<LaunchMode> = {}): Promise<void> {
     const { spec } = guest;
-    const at = (file: string) => this.#path(spec.uuid, file);
-    const args: Arg[] = [
-      flag('-name'),
-      qemuOptions([['guest', flag(spec.uuid)]]),
-      flag('-machine'),
-      qemuOptions([['accel', flag(this.#o.accel ?? 'tcg')]], flag('q35')),
-      flag('-m'),
-      byteSize(spec.memoryMb),
-      flag('-smp'),
-      byteSize(spec.vcpus),
-      flag('-nodefaults'),
-      flag('-no-user-config'),
-      flag('-display'),
-      flag('none'),
-      flag('-nic'),
-      flag('none'),
-      flag('-chardev'),
-      qemuOptions(
-        [
-          ['id', flag('console')],
-          ['path', at('console.log')],
-          ['append', flag('on')],
-        ],
-        flag('file'),
-      ),
-      flag('-serial'),
-      flag('chardev:console'),
-      flag('-chardev'),
-      qemuOptions(
-        [
-          ['id', flag('qmp')],
-          ['path', at('qmp.sock')],
-          ['server', flag('on')],
-          ['wait', flag('off')],
-        ],
-        flag('socket'),
-      ),
-      flag('-mon'),
-      qemuOptions([
-        ['chardev', flag('qmp')],
-        ['mode', flag('control')],
-      ]),
-      flag('-drive'),
-      qemuOptions([
-        ['file', at('disk.qcow2')],
-        ['format', flag('qcow2')],
-        ['if', flag('virtio')],
-      ]),
-    ];
-    if (spec.configDrive)
-      args.push(
-        flag('-drive'),
-        qemuOptions([
-          ['file', at('config.iso')],
-          ['format', flag('raw')],
-          ['if', flag('virtio')],
-          ['readonly', flag('on')],
-        ]),
-      );
-    // The parent exits once the guest is set up; the guest lives on in the background.
-    args.push(flag('-daemonize'), flag('-pidfile'), at('qemu.pid'));
+    const args = qemuCommand(
+      spec,
+      {
+        at: (file) => this.#path(spec.uuid, file),
+        extraDisks: guest.extraDisks,
+        configDrive: spec.configDrive,
+        rescue: guest.rescue !== undefined,
+      },
+      { accel: this.#o.accel ?? 'tcg', hostname: this.#o.hostname, ...mode },
+    );
     await this.#runner.run('qemu-system-x86_64', args, { timeoutMs: 60_000 });
+    await plugTaps(this.#o.hostname, spec.vifs, this.#runner);
   }
 
   /** The pid of the guest's QEMU while it runs (checked against its command line). */
@@ -234,7 +276,9 @@ export class QemuDriver implements PausingDriver, SnapshottingDriver, ConsoleDri
     if (!Number.isInteger(pid) || pid <= 1) return undefined;
     try {
       const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
-      return cmdline.includes(`guest=${uuid}`) ? pid : undefined;
+      return cmdline.includes(`guest=${uuid}`) && cmdline.includes(this.#path(uuid, 'qemu.pid'))
+        ? pid
+        : undefined;
     } catch {
       return undefined;
     }
@@ -246,6 +290,17 @@ export class QemuDriver implements PausingDriver, SnapshottingDriver, ConsoleDri
     args?: Record<string, unknown>,
   ): Promise<T> {
     return qmp<T>(join(this.#dir(uuid), 'qmp.sock'), command, args);
+  }
+
+  /** A human monitor command (QMP has no savevm in this QEMU); its printed error, if any, thrown. */
+  async #hmp(uuid: string, line: string): Promise<void> {
+    const out = await qmp<string>(
+      join(this.#dir(uuid), 'qmp.sock'),
+      'human-monitor-command',
+      { 'command-line': line },
+      MIGRATION_TIMEOUT_MS,
+    );
+    if (/error/i.test(out)) throw new Error(`QEMU: ${line}: ${out.trim()}`);
   }
 
   /** Waits for the guest's QEMU to exit; true when it did within `ms`. */
@@ -273,12 +328,19 @@ export class QemuDriver implements PausingDriver, SnapshottingDriver, ConsoleDri
 
   async destroy(uuid: string): Promise<void> {
     await this.#stop(uuid);
+    const guest = await this.#guest(uuid);
     await rm(this.#dir(uuid), { recursive: true, force: true });
+    await rm(this.#setAside(uuid), { recursive: true, force: true });
+    if (guest !== undefined) await unplugTaps(this.#o.hostname, guest.spec.vifs, this.#runner);
   }
 
   async getInfo(uuid: string): Promise<GuestInfo | undefined> {
-    if ((await this.#guest(uuid)) === undefined) return undefined;
-    if ((await this.#pid(uuid)) === undefined) return { powerState: POWER_STATE.SHUTDOWN };
+    const guest = await this.#guest(uuid);
+    if (guest === undefined) return undefined;
+    if ((await this.#pid(uuid)) === undefined)
+      return {
+        powerState: guest.suspended === true ? POWER_STATE.SUSPENDED : POWER_STATE.SHUTDOWN,
+      };
     const status = await this.#qmp<{ status: string }>(uuid, 'query-status').catch(() => undefined);
     return { powerState: powerStateOf(status?.status) };
   }
@@ -286,7 +348,7 @@ export class QemuDriver implements PausingDriver, SnapshottingDriver, ConsoleDri
   async listInstances(): Promise<string[]> {
     let names: string[];
     try {
-      names = await readdir(this.#o.instancesDir);
+      names = await readdir(this.#hostDir());
     } catch {
       return [];
     }
@@ -308,12 +370,14 @@ export class QemuDriver implements PausingDriver, SnapshottingDriver, ConsoleDri
 
   async powerOn(uuid: string): Promise<void> {
     const guest = await this.#known(uuid);
-    if ((await this.#pid(uuid)) === undefined) await this.#launch(guest);
+    if ((await this.#pid(uuid)) !== undefined) return;
+    if (guest.suspended === true) return this.resume(uuid);
+    await this.#launch(guest);
   }
 
   async reboot(uuid: string, hard: boolean): Promise<void> {
     const guest = await this.#known(uuid);
-    if ((await this.#pid(uuid)) === undefined) return this.#launch(guest);
+    if ((await this.#pid(uuid)) === undefined) return this.powerOn(uuid);
     if (!hard) {
       // As Nova's libvirt driver: ask the guest to power off, start it again; a guest that
       // does not go in time is reset.
@@ -335,6 +399,61 @@ export class QemuDriver implements PausingDriver, SnapshottingDriver, ConsoleDri
     await this.#qmp(uuid, 'cont');
   }
 
+  /** Saves the guest's memory into its root disk and ends its QEMU (libvirt's managed save). */
+  async suspend(uuid: string): Promise<void> {
+    const guest = await this.#known(uuid);
+    if (guest.suspended === true) return;
+    await this.#running(uuid);
+    await this.#qmp(uuid, 'stop');
+    await this.#hmp(uuid, `savevm ${SUSPEND_STATE}`);
+    await this.#save(uuid, { ...guest, suspended: true });
+    await this.#stop(uuid);
+  }
+
+  /** Starts the guest from the memory a suspend saved, then drops the saved state. */
+  async resume(uuid: string): Promise<void> {
+    const guest = await this.#known(uuid);
+    if ((await this.#pid(uuid)) !== undefined) {
+      await this.#qmp(uuid, 'cont');
+      return;
+    }
+    if (guest.suspended !== true) return this.#launch(guest);
+    await this.#launch(guest, { loadvm: SUSPEND_STATE });
+    await this.#hmp(uuid, `delvm ${SUSPEND_STATE}`);
+    await this.#save(uuid, { ...guest, suspended: false });
+  }
+
+  /** Boots the guest from a fresh disk of `imageId`, its own disk attached second. */
+  async rescue(uuid: string, imageId: string): Promise<void> {
+    const guest = await this.#known(uuid);
+    if (guest.rescue !== undefined && (await this.#pid(uuid)) !== undefined) return;
+    await this.#stop(uuid);
+    const image = await this.#o.images.acquire(imageId);
+    try {
+      await rm(join(this.#dir(uuid), 'rescue.qcow2'), { force: true });
+      await qemuImgCreateOverlay(
+        join(this.#dir(uuid), 'rescue.qcow2'),
+        image.path,
+        image.format,
+        undefined,
+        this.#qemuImg(),
+      );
+      const rescued = await this.#save(uuid, { ...guest, rescue: image, suspended: false });
+      await this.#launch(rescued);
+    } finally {
+      this.#o.images.release(image.path);
+    }
+  }
+
+  async unrescue(uuid: string): Promise<void> {
+    const guest = await this.#known(uuid);
+    await this.#stop(uuid);
+    const { rescue: _, ...own } = guest;
+    await this.#save(uuid, own);
+    await rm(join(this.#dir(uuid), 'rescue.qcow2'), { force: true });
+    await this.#launch(own);
+  }
+
   /**
    * The root disk as one qcow2 with no backing file. A running guest is paused while it is
    * copied (QEMU drains its disk I/O on `stop`), so the copy is consistent, and then goes on.
@@ -350,8 +469,7 @@ export class QemuDriver implements PausingDriver, SnapshottingDriver, ConsoleDri
     if (status === 'running') await this.#qmp(uuid, 'stop');
     try {
       await qemuImgConvert(join(dir, 'disk.qcow2'), 'qcow2', copy, 'qcow2', {
-        roots: [this.#o.instancesDir, ...this.#o.imageRoots],
-        runner: this.#runner,
+        ...this.#qemuImg(),
         forceShare: status !== undefined,
       });
       return { diskFormat: 'qcow2', data: await readFile(copy) };
@@ -359,6 +477,103 @@ export class QemuDriver implements PausingDriver, SnapshottingDriver, ConsoleDri
       if (status === 'running') await this.#qmp(uuid, 'cont');
       await rm(copy, { force: true });
     }
+  }
+
+  async spawnFrom(spec: GuestSpec, source: string): Promise<void> {
+    const uuid = spec.uuid;
+    let from = this.#dir(uuid, source);
+    if (source === this.#o.hostname) {
+      from = this.#setAside(uuid);
+      // The old guest is kept aside, unless an earlier try did so already.
+      if (!(await exists(from))) {
+        await this.#stop(uuid);
+        await rename(this.#dir(uuid), from);
+      }
+    }
+    if ((await this.#guest(uuid)) !== undefined) return;
+    const old = await readGuest(from);
+    if (old === undefined) throw new GuestBuildError(`no guest ${uuid} on host ${source} to move`);
+    await this.#building(uuid, async () => {
+      const dir = this.#dir(uuid);
+      await copyFile(join(from, 'console.log'), join(dir, 'console.log')).catch(() => undefined);
+      await this.#makeDisks(spec, async (disk) => {
+        await copyFile(join(from, 'disk.qcow2'), disk);
+        const info = await qemuImgInfo(disk, { ...this.#qemuImg(), format: 'qcow2' });
+        if (spec.rootGb * GIB > info.virtualSize)
+          await qemuImgResize(disk, 'qcow2', spec.rootGb * GIB, this.#qemuImg());
+      });
+      if (old.extraDisks.includes('disk.eph0') && spec.ephemeralGb > 0)
+        await copyFile(join(from, 'disk.eph0'), join(dir, 'disk.eph0'));
+      await this.#save(uuid, { spec, image: old.image, extraDisks: extraDisks(spec) });
+    });
+  }
+
+  /** Where a same-host resize keeps the old guest. */
+  #setAside(uuid: string): string {
+    return `${this.#dir(uuid)}_resize`;
+  }
+
+  async confirmResize(uuid: string): Promise<void> {
+    await rm(this.#setAside(uuid), { recursive: true, force: true });
+  }
+
+  async revertResize(uuid: string): Promise<void> {
+    const aside = this.#setAside(uuid);
+    if (!(await exists(aside))) return this.destroy(uuid);
+    await this.#stop(uuid);
+    await rm(this.#dir(uuid), { recursive: true, force: true });
+    await rename(aside, this.#dir(uuid));
+  }
+
+  async prepareIncoming(spec: GuestSpec, source: string): Promise<void> {
+    const uuid = spec.uuid;
+    if ((await this.#pid(uuid)) !== undefined) return;
+    const from = this.#dir(uuid, source);
+    const old = await readGuest(from);
+    if (old === undefined) throw new GuestBuildError(`no guest ${uuid} on host ${source} to move`);
+    await this.#building(uuid, async () => {
+      const dir = this.#dir(uuid);
+      // Both QEMUs open the same disks (shared storage); the destination takes them over only
+      // when the migration ends, as QEMU's image locking lets it.
+      for (const disk of [
+        'disk.qcow2',
+        ...old.extraDisks,
+        ...(spec.configDrive ? ['config.iso'] : []),
+      ]) {
+        await rm(join(dir, disk), { force: true });
+        await link(join(from, disk), join(dir, disk));
+      }
+      await copyFile(join(from, 'console.log'), join(dir, 'console.log')).catch(() => undefined);
+      const guest = await this.#save(uuid, { spec, image: old.image, extraDisks: old.extraDisks });
+      await rm(join(dir, 'migrate.sock'), { force: true });
+      await this.#launch(guest, { incoming: 'migrate.sock' });
+    });
+  }
+
+  async migrateLive(uuid: string, dest: string): Promise<void> {
+    await this.#running(uuid);
+    const socket = pathIn(join(this.#dir(uuid, dest), 'migrate.sock'), this.#roots);
+    await this.#qmp(uuid, 'migrate', { uri: `unix:${socket}` });
+    const until = Date.now() + MIGRATION_TIMEOUT_MS;
+    for (;;) {
+      const { status, 'error-desc': error } = await this.#qmp<{
+        status?: string;
+        'error-desc'?: string;
+      }>(uuid, 'query-migrate');
+      if (status === 'completed') break;
+      if (status === 'failed' || status === 'cancelled')
+        throw new Error(
+          `live migration of ${uuid} to ${dest} ${status}: ${error ?? 'no reason given'}`,
+        );
+      if (Date.now() > until) {
+        await this.#qmp(uuid, 'migrate_cancel').catch(() => undefined);
+        throw new Error(`live migration of ${uuid} to ${dest} did not end in time`);
+      }
+      await sleep(50);
+    }
+    // The guest runs there now; here only its old QEMU and folder are left.
+    await this.#stop(uuid);
+    await rm(this.#dir(uuid), { recursive: true, force: true });
   }
 
   async consoleOutput(uuid: string, lines?: number): Promise<string> {
@@ -386,6 +601,38 @@ export class QemuDriver implements PausingDriver, SnapshottingDriver, ConsoleDri
     await this.#known(uuid);
     if ((await this.#pid(uuid)) === undefined) throw new GuestNotFoundError(uuid);
   }
+}
+
+/**
+ * The folder of `host`'s guests in the machine folder `root`: `host-<digest>`, short, so the
+ * sockets in it stay within their length limit.
+ */
+export function hostFolder(root: string, host: string): string {
+  if (!HOSTNAME.test(host)) throw new Error(`bad host name ${JSON.stringify(host)}`);
+  const digest = createHash('sha256').update(host).digest('hex').slice(0, 8);
+  return join(root, `${HOST_FOLDER_PREFIX}${digest}`);
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function readGuest(dir: string): Promise<GuestFile | undefined> {
+  try {
+    return JSON.parse(await readFile(join(dir, 'guest.json'), 'utf8')) as GuestFile;
+  } catch {
+    return undefined;
+  }
+}
+
+function extraDisks(spec: GuestSpec): string[] {
+  return [
+    ...(spec.ephemeralGb > 0 ? ['disk.eph0'] : []),
+    ...(spec.swapMb > 0 ? ['disk.swap'] : []),
+  ];
 }
 
 /** QMP's run states as Nova's power states. */
@@ -418,7 +665,7 @@ function powerStateOf(status: string | undefined): PowerState {
 /** The config drive's files as Nova lays them out (`openstack/latest/…`). */
 function configDriveFiles(spec: GuestSpec): Record<string, string> {
   const keys: Record<string, string> = {};
-  if (spec.keyData !== null) keys['key'] = spec.keyData;
+  if (spec.keyData !== null) keys[spec.keyName ?? 'key'] = spec.keyData;
   const meta = {
     uuid: spec.uuid,
     name: spec.name,
@@ -433,9 +680,29 @@ function configDriveFiles(spec: GuestSpec): Record<string, string> {
   };
   const files: Record<string, string> = {
     'openstack/latest/meta_data.json': JSON.stringify(meta),
-    'openstack/latest/network_data.json': JSON.stringify({ links: [], networks: [], services: [] }),
+    'openstack/latest/network_data.json': JSON.stringify(networkData(spec)),
   };
   if (spec.userData !== null)
     files['openstack/latest/user_data'] = Buffer.from(spec.userData, 'base64').toString('utf8');
   return files;
+}
+
+/** `network_data.json`: the guest's links and networks, DHCP-configured (Nova's shape). */
+function networkData(spec: GuestSpec): Record<string, unknown> {
+  return {
+    links: spec.vifs.map((v, i) => ({
+      id: `tap${i}`,
+      vif_id: v.portId,
+      type: 'ovs',
+      mtu: v.mtu,
+      ethernet_mac_address: v.macAddress,
+    })),
+    networks: spec.vifs.map((v, i) => ({
+      id: `network${i}`,
+      link: `tap${i}`,
+      network_id: v.networkId,
+      type: 'ipv4_dhcp',
+    })),
+    services: [],
+  };
 }

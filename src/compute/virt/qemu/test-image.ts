@@ -6,6 +6,7 @@
  * into it, so a second build is a file lookup.
  */
 import { createHash } from 'node:crypto';
+import os from 'node:os';
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -48,6 +49,16 @@ export type BuildOptions = {
   readonly runner?: PrivilegedRunner;
   readonly signal?: AbortSignal;
 };
+
+/**
+ * Where built test images are kept unless told otherwise: the user's cache
+ * (`$XDG_CACHE_HOME/tstack/guest-images`, by default `~/.cache/tstack/guest-images`), so every
+ * cloud of the user shares one build.
+ */
+export function defaultTestImageCache(env: NodeJS.ProcessEnv = process.env): string {
+  const cache = env['XDG_CACHE_HOME'] ?? join(env['HOME'] ?? os.homedir(), '.cache');
+  return join(cache, 'tstack', 'guest-images');
+}
 
 /** The image's file name: a digest of everything in it but the packages' exact versions. */
 export function testImageName(): string {

@@ -1,0 +1,62 @@
+/**
+ * A guest's network interfaces on the host: one tap device per port, on one Linux bridge per
+ * network (no address, no uplink: the network data plane adds DHCP, routing and security
+ * groups). QEMU makes each tap itself (`-netdev tap,ifname=…`) and it goes when QEMU does; the
+ * driver puts it on its bridge once QEMU runs, and removes a bridge left with no port.
+ *
+ * Names are `ts-` and a digest: a bridge's of its network id, so every host of the machine
+ * shares it; a tap's of its host and port, so the source and destination of a live migration
+ * on one machine never clash.
+ */
+import { createHash } from 'node:crypto';
+import {
+  bridgePorts,
+  deleteLink,
+  ensureBridge,
+  linkExists,
+  plugIntoBridge,
+  type PrivilegedRunner,
+} from '../../../common/privileged/index.ts';
+import type { Vif } from '../driver.ts';
+
+function digest(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 11);
+}
+
+export function bridgeName(networkId: string): string {
+  return `ts-n${digest(networkId)}`;
+}
+
+export function tapName(hostname: string, portId: string): string {
+  return `ts-t${digest(`${hostname}/${portId}`)}`;
+}
+
+/** Puts each running guest's taps on their networks' bridges (made when missing). */
+export async function plugTaps(
+  hostname: string,
+  vifs: readonly Vif[],
+  runner: PrivilegedRunner | undefined,
+): Promise<void> {
+  const options = runner === undefined ? {} : { runner };
+  for (const vif of vifs) {
+    const bridge = bridgeName(vif.networkId);
+    await ensureBridge(bridge, options);
+    await plugIntoBridge(tapName(hostname, vif.portId), bridge, vif.mtu, options);
+  }
+}
+
+/**
+ * Removes what a stopped guest leaves: a tap QEMU did not take with it, and the bridges of its
+ * networks that no longer hold a port.
+ */
+export async function unplugTaps(
+  hostname: string,
+  vifs: readonly Vif[],
+  runner: PrivilegedRunner | undefined,
+): Promise<void> {
+  const options = runner === undefined ? {} : { runner };
+  for (const vif of vifs) await deleteLink(tapName(hostname, vif.portId), options);
+  for (const bridge of new Set(vifs.map((v) => bridgeName(v.networkId))))
+    if ((await linkExists(bridge, options)) && (await bridgePorts(bridge, options)).length === 0)
+      await deleteLink(bridge, options);
+}

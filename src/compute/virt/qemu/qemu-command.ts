@@ -1,0 +1,131 @@
+/**
+ * The `qemu-system-x86_64` command line of one guest, from its spec and its folder's files.
+ * Every value is a validated `Arg`; option lists go through `qemuOptions`, which escapes commas.
+ */
+import {
+  byteSize,
+  flag,
+  macAddress,
+  phrase,
+  prefixed,
+  qemuOptions,
+  type Arg,
+} from '../../../common/privileged/index.ts';
+import type { GuestSpec } from '../driver.ts';
+import { tapName } from './guest-nics.ts';
+
+export type GuestFiles = {
+  /** The path `file` of the guest's folder as a validated argument. */
+  at: (file: string) => Arg;
+  /** Disk files besides the root disk, in the order the guest sees them (vdb, vdc, …). */
+  extraDisks: readonly string[];
+  configDrive: boolean;
+  /** A rescue disk booted first, the guest's own disk second (Nova's rescue). */
+  rescue: boolean;
+};
+
+export type LaunchMode = {
+  accel: 'tcg' | 'kvm';
+  hostname: string;
+  /** Resume from the VM state saved in the root disk under this name (a suspend). */
+  loadvm?: string;
+  /** Wait for a live migration on this socket of the folder instead of booting. */
+  incoming?: string;
+};
+
+function drive(file: Arg, format: 'qcow2' | 'raw', readonly = false): Arg[] {
+  const pairs: [string, Arg][] = [
+    ['file', file],
+    ['format', flag(format)],
+    ['if', flag('virtio')],
+  ];
+  if (readonly) pairs.push(['readonly', flag('on')]);
+  return [flag('-drive'), qemuOptions(pairs)];
+}
+
+export function qemuCommand(spec: GuestSpec, files: GuestFiles, mode: LaunchMode): Arg[] {
+  const { at } = files;
+  const args: Arg[] = [
+    flag('-name'),
+    qemuOptions([['guest', flag(spec.uuid)]]),
+    flag('-machine'),
+    qemuOptions([['accel', flag(mode.accel)]], flag('q35')),
+    flag('-m'),
+    byteSize(spec.memoryMb),
+    flag('-smp'),
+    byteSize(spec.vcpus),
+    flag('-nodefaults'),
+    flag('-no-user-config'),
+    flag('-display'),
+    flag('none'),
+    // What cloud-init looks for to know it runs on OpenStack.
+    flag('-smbios'),
+    qemuOptions(
+      [
+        ['manufacturer', flag('tstack')],
+        ['product', phrase('OpenStack Compute')],
+        ['uuid', flag(spec.uuid)],
+      ],
+      flag('type=1'),
+    ),
+    flag('-chardev'),
+    qemuOptions(
+      [
+        ['id', flag('console')],
+        ['path', at('console.log')],
+        ['append', flag('on')],
+      ],
+      flag('file'),
+    ),
+    flag('-serial'),
+    flag('chardev:console'),
+    flag('-chardev'),
+    qemuOptions(
+      [
+        ['id', flag('qmp')],
+        ['path', at('qmp.sock')],
+        ['server', flag('on')],
+        ['wait', flag('off')],
+      ],
+      flag('socket'),
+    ),
+    flag('-mon'),
+    qemuOptions([
+      ['chardev', flag('qmp')],
+      ['mode', flag('control')],
+    ]),
+  ];
+  if (files.rescue) args.push(...drive(at('rescue.qcow2'), 'qcow2'));
+  args.push(...drive(at('disk.qcow2'), 'qcow2'));
+  for (const disk of files.extraDisks) args.push(...drive(at(disk), 'qcow2'));
+  if (files.configDrive) args.push(...drive(at('config.iso'), 'raw', true));
+  if (spec.vifs.length === 0) args.push(flag('-nic'), flag('none'));
+  spec.vifs.forEach((vif, i) => {
+    args.push(
+      flag('-netdev'),
+      qemuOptions(
+        [
+          ['id', flag(`net${i}`)],
+          ['ifname', flag(tapName(mode.hostname, vif.portId))],
+          ['script', flag('no')],
+          ['downscript', flag('no')],
+        ],
+        flag('tap'),
+      ),
+      flag('-device'),
+      qemuOptions(
+        [
+          ['netdev', flag(`net${i}`)],
+          ['mac', macAddress(vif.macAddress)],
+        ],
+        flag('virtio-net-pci'),
+      ),
+    );
+  });
+  if (mode.loadvm !== undefined) args.push(flag('-loadvm'), flag(mode.loadvm));
+  if (mode.incoming !== undefined)
+    args.push(flag('-incoming'), prefixed('unix:', at(mode.incoming)));
+  // The parent exits once the guest is set up; the guest lives on in the background.
+  args.push(flag('-daemonize'), flag('-pidfile'), at('qemu.pid'));
+  return args;
+}
