@@ -16,7 +16,7 @@ import { CLOUD_NAME, exportLines, writeCloudsYaml } from './clouds.ts';
 import { loadTstackConfig, type TstackConfig } from './config.ts';
 import { startCloud, type RunningCloud } from './runner.ts';
 import { ensureDefaultNetwork } from './default-network.ts';
-import { ensureTestImage } from './test-image.ts';
+import { ensureTestImage, testImageCache } from './test-image.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -79,7 +79,10 @@ export function buildProgram(): Command {
 
   withCommonFlags(program.command('up'))
     .description('run the all-in-one cloud: every enabled service in this process')
-    .option('--fake-hosts <n>', 'fake hypervisors to run (compute.fake_hosts, default 1)')
+    .option(
+      '--fake-hosts <n>',
+      'fake hypervisors to run besides the QEMU ones (compute.fake_hosts, default 0)',
+    )
     .action(async (flags: CommonFlags & { fakeHosts?: string }) => {
       const config = configFrom(flags);
       if (flags.fakeHosts !== undefined) {
@@ -198,13 +201,13 @@ export function buildProgram(): Command {
   const imageCmd = program.command('image').description('guest images');
   withCommonFlags(imageCmd.command('build-test'))
     .description(
-      'build the test guest image (Debian cloud kernel and busybox, from apt) under the data ' +
-        'directory, unless it is there; prints its path',
+      'build the test guest image (Debian cloud kernel and busybox, from apt) into the guest ' +
+        'image cache (image.test_image_cache), unless it is there; prints its path',
     )
     .action(async (flags: CommonFlags) => {
       const config = configFrom(flags);
       try {
-        const built = await buildTestImage({ cacheDir: join(config.data_dir, 'guest-images') });
+        const built = await buildTestImage({ cacheDir: testImageCache(config) });
         process.stdout.write(`${built.path}${built.cached ? ' (already built)' : ''}\n`);
       } catch (err) {
         throw new StartupError(`cannot build the test image: ${messageOf(err)}`, { cause: err });

@@ -35,13 +35,15 @@ export function serviceDefinitions(
     volume: { migrations: [], create: createVolumeService },
     compute: {
       migrations: COMPUTE_MIGRATIONS,
-      create: (ctx) =>
-        createComputeService(
+      create: async (ctx) => {
+        const neighbours = computeNeighboursFor(config, ctx.auth);
+        return createComputeService(
           ctx,
           config.compute,
-          computeNeighboursFor(config, ctx.auth),
-          computeHostsFor(config),
-        ),
+          neighbours,
+          await computeHostsFor(config, neighbours.images),
+        );
+      },
     },
     object: { migrations: [], create: createObjectService },
     orchestration: { migrations: [], create: createOrchestrationService },

@@ -19,10 +19,41 @@ export const ComputeConfigSchema = Type.Object(
       default: true,
       description: 'Create the upstream default flavors (m1.tiny … m1.xlarge) when there are none.',
     }),
+    qemu_hosts: Type.Integer({
+      minimum: 0,
+      maximum: 16,
+      default: 1,
+      description:
+        'Hypervisors of the QEMU virt driver (real VMs) this process runs agents for: the first is named qemu_host_name, the others <qemu_host_name>-2, -3…. They share one folder, so guests move between them (cold and live migration). 0 runs none.',
+    }),
+    qemu_host_name: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        pattern: '^[A-Za-z0-9][A-Za-z0-9.-]*$',
+        description: "Name of the first QEMU hypervisor; default: this machine's host name.",
+      }),
+    ),
+    qemu_accel: Type.Union([Type.Literal('auto'), Type.Literal('kvm'), Type.Literal('tcg')], {
+      default: 'auto',
+      description:
+        'QEMU accelerator: kvm, tcg, or auto (KVM when a probe guest boots on /dev/kvm, else TCG; the hypervisor details say which and why).',
+    }),
+    qemu_path: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          "The QEMU hosts' folder: base images and guests' disks, consoles and sockets; default <data_dir>/qemu.",
+      }),
+    ),
+    image_cache_minimum_age: Seconds(
+      86400,
+      "Seconds an unused base image stays in the QEMU hosts' image cache (Nova's remove_unused_original_minimum_age_seconds).",
+    ),
     fake_hosts: Type.Integer({
       minimum: 0,
       maximum: 10000,
-      default: 1,
+      default: 0,
       description:
         'Hypervisors of the fake virt driver this process runs (guests are records in memory), ' +
         "named '<fake_host_prefix><n>'. 0 runs none.",

@@ -51,7 +51,11 @@ import type { VirtDriver } from './virt/driver.ts';
 import type { Logger } from '../common/logging.ts';
 
 /** Builds the test guest image (`tstack image build-test`). */
-export { buildTestImage } from './virt/qemu/test-image.ts';
+export { buildTestImage, defaultTestImageCache, testImageName } from './virt/qemu/test-image.ts';
+/** The QEMU hypervisors' parts, for the composition root. */
+export { QemuDriver } from './virt/qemu/qemu-driver.ts';
+export { BaseImageCache } from './virt/qemu/image-cache.ts';
+export { chooseAccel } from './virt/qemu/kvm-probe.ts';
 
 export { COMPUTE_MIGRATIONS } from './db/migrations.ts';
 export { ComputeConfigSchema, type ComputeConfig } from './config.ts';
@@ -220,6 +224,7 @@ export async function createComputeService(
         reportIntervalMs: config.report_interval * 1000,
         reconcileIntervalMs: config.sync_power_state_interval * 1000,
         shelvedOffloadTime: config.shelved_offload_time,
+        imageCacheMinimumAgeMs: config.image_cache_minimum_age * 1000,
       }),
   );
   let closed = false;

@@ -75,8 +75,16 @@ export const ImageConfigSchema = Type.Object(
     }),
     test_image: Type.Boolean({
       default: true,
-      description: 'tstack up registers the small public test image tstack-test at start.',
+      description:
+        'tstack up registers the public test image tstack-test at start (building it first when it is not in test_image_cache).',
     }),
+    test_image_cache: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          'Where built test images are kept; default $XDG_CACHE_HOME/tstack/guest-images (~/.cache/tstack/guest-images).',
+      }),
+    ),
     data_dir: Type.Optional(
       Type.String({
         minLength: 1,

@@ -136,6 +136,13 @@ export type StartOptions = {
   cli?: boolean;
   /** More arguments for `tstack up` (e.g. `--fake-hosts 3`). */
   upArgs?: readonly string[];
+  /**
+   * QEMU hypervisors (real VMs) instead of the one fake hypervisor `fake-host-1` the other
+   * acceptance tests use (their guests are records, so the API is what they test).
+   */
+  qemuHosts?: number;
+  /** More configuration, as `TSTACK_*` variables. */
+  env?: Readonly<Record<string, string>>;
 };
 
 /** Fails with the install command when the `openstack` CLI is missing. */
@@ -157,6 +164,9 @@ export async function startCloud(options: StartOptions = {}): Promise<Cloud> {
     HOME: process.env['HOME'],
     // bcrypt at its lowest cost: the tests create users and log in often.
     TSTACK_IDENTITY__PASSWORD_HASH_ROUNDS: '4',
+    TSTACK_COMPUTE__QEMU_HOSTS: String(options.qemuHosts ?? 0),
+    TSTACK_COMPUTE__FAKE_HOSTS: options.qemuHosts === undefined ? '1' : '0',
+    ...options.env,
   };
   for (const n of SERVICE_NAMES)
     env[`TSTACK_SERVICES__${n.toUpperCase()}__PORT`] = String(ports[n]);

@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { testImagePath } from '../helpers/guest-image.ts';
 import { startCloud, type Cloud, type CliEnv, type Row, otherProjectMember } from './harness.ts';
 
 /** Polls `image show` until the status leaves `from` (bounded: 10 s). */
@@ -78,12 +79,20 @@ describe('openstack CLI: images', { timeout: 120_000 }, () => {
     assert.match(await cloud.fails(['image', 'show', id]), /No Image found|Could not find|404/i);
   });
 
-  it('tstack up registered the public test image, a qcow2 that fits m1.tiny', async () => {
+  it('tstack up registered the public test image, the bootable qcow2 that fits m1.tiny', async () => {
     const image = await cloud.json<Row>(['image', 'show', 'tstack-test']);
     assert.equal(image['status'], 'active');
     assert.equal(image['visibility'], 'public');
     assert.equal(image['disk_format'], 'qcow2');
-    assert.equal(image['virtual_size'], 512 * 1024 * 1024, 'qemu-img read its header');
+    // The built guest (a 32 MiB FAT disk), byte for byte, not the empty stand-in.
+    assert.equal(image['virtual_size'], 32 * 1024 * 1024, 'qemu-img read its header');
+    assert.equal(
+      image['checksum'],
+      createHash('md5')
+        .update(readFileSync(await testImagePath()))
+        .digest('hex'),
+    );
+    assert.equal((image['properties'] as Row)['hw_disk_bus'], 'virtio');
     assert.ok(Number(image['virtual_size']) <= 1024 ** 3, "within m1.tiny's 1 GiB root disk");
   });
 

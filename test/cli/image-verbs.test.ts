@@ -24,11 +24,13 @@ function tstack(args: string[]): Running {
 }
 
 describe('tstack image build-test', { timeout: 180_000 }, () => {
-  it('builds the image under the data directory, and the second time finds it', async () => {
+  it('builds the image into the guest image cache, and the second time finds it', async () => {
     const dataDir = join(dir, 'data');
+    const cache = join(dir, 'cache');
+    env['TSTACK_IMAGE__TEST_IMAGE_CACHE'] = cache;
     const first = tstack(['image', 'build-test', '--data-dir', dataDir]);
     assert.equal(await first.exited, 0, first.stderr());
-    const path = join(dataDir, 'guest-images', testImageName());
+    const path = join(cache, testImageName());
     assert.equal(first.stdout(), `${path}\n`);
     const info = JSON.parse(
       execFileSync('qemu-img', ['info', '--output=json', '-f', 'qcow2', path], {
@@ -44,7 +46,8 @@ describe('tstack image build-test', { timeout: 180_000 }, () => {
   it('says why when it cannot build', async () => {
     const notADir = join(dir, 'file');
     writeFileSync(notADir, '');
-    const r = tstack(['image', 'build-test', '--data-dir', notADir]);
+    env['TSTACK_IMAGE__TEST_IMAGE_CACHE'] = notADir;
+    const r = tstack(['image', 'build-test', '--data-dir', join(dir, 'data')]);
     assert.equal(await r.exited, 2);
     assert.match(r.stderr(), /^tstack: cannot build the test image: .*ENOTDIR/m);
   });

@@ -50,6 +50,7 @@ describe('compute under kill -9', { timeout: 300_000 }, () => {
       TSTACK_SERVICES__COMPUTE__DATABASE_URL: database.url,
       TSTACK_COMPUTE__CONDUCTOR: 'false',
       TSTACK_COMPUTE__FAKE_HOSTS: '0',
+      TSTACK_COMPUTE__QEMU_HOSTS: '0',
       // Short periods, so a dead worker's tasks and a dead host are noticed within seconds.
       TSTACK_COMPUTE__TASK_LEASE: '4',
       TSTACK_COMPUTE__TASK_SWEEP_INTERVAL: '1',
@@ -78,6 +79,7 @@ describe('compute under kill -9', { timeout: 300_000 }, () => {
         ),
         TSTACK_COMPUTE__CONDUCTOR: role === 'conductor' ? 'true' : 'false',
         TSTACK_COMPUTE__FAKE_HOSTS: role === 'agents' ? '4' : '0',
+        TSTACK_COMPUTE__QEMU_HOSTS: '0',
         TSTACK_COMPUTE__DEFAULT_FLAVORS: 'false',
       });
       running.push(r);

@@ -21,6 +21,7 @@ import { groupViolation } from '../server-groups.ts';
 import { requestGuestAction, type Actor } from '../server-actions.ts';
 import { COMPUTE_TOPIC, dispatch, ignoredHosts, taskIdOf, type Task } from '../tasks.ts';
 import {
+  cachesImages,
   GuestBuildError,
   GuestNotFoundError,
   hasConsole,
@@ -53,6 +54,8 @@ export type ComputeAgentOptions = WorkerDeps & {
    * `shelved_offload_time`): 0 at once, -1 never.
    */
   shelvedOffloadTime: number;
+  /** How long an unused image stays in the driver's cache (Nova's minimum age); default a day. */
+  imageCacheMinimumAgeMs?: number;
 };
 
 export class ComputeAgent {
@@ -467,6 +470,10 @@ export class ComputeAgent {
         continue;
       this.#log.warn({ instance: uuid }, 'destroying a guest no live instance owns');
       await driver.destroy(uuid);
+    }
+    if (cachesImages(driver)) {
+      const removed = await driver.cleanImageCache(this.#o.imageCacheMinimumAgeMs ?? 86_400_000);
+      if (removed.length > 0) this.#log.info({ removed }, 'removed unused cached images');
     }
     for (const instance of mine) {
       if (instance.row.task_state !== null || this.#busy.has(instance.row.uuid)) continue;

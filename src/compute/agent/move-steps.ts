@@ -25,7 +25,13 @@ import { bindPorts } from '../instance-network.ts';
 import type { Expected, StateChange } from '../instances.ts';
 import { abandonMove, type WorkerDeps } from '../lifecycle.ts';
 import { dispatch, type Task } from '../tasks.ts';
-import { canPause, GuestNotFoundError, POWER_STATE, type VirtDriver } from '../virt/driver.ts';
+import {
+  canMigrate,
+  canPause,
+  GuestNotFoundError,
+  POWER_STATE,
+  type VirtDriver,
+} from '../virt/driver.ts';
 import { guestSpecOf } from './guest-spec.ts';
 
 export type MoveContext = WorkerDeps & {
@@ -175,10 +181,19 @@ const resizeDest: Step = async (ctx, task, instance, m) => {
   const flavor = flavorOfColumn(instance.row.new_flavor) ?? instance.flavor;
   const uuid = instance.row.uuid;
   const vifs = await bindPorts(ctx.network, instance, ctx.host, task.requestId);
-  // On the same host the old guest is replaced; elsewhere it stays shut off until the confirm.
-  if (m.source_compute === ctx.host) await ctx.driver.destroy(uuid);
-  await ctx.driver.spawn(guestSpecOf(instance, vifs, flavor));
-  if (task.payload['oldVmState'] === 'stopped') await ctx.driver.powerOff(uuid, 60_000);
+  const spec = guestSpecOf(instance, vifs, flavor);
+  const stopped = task.payload['oldVmState'] === 'stopped';
+  if (canMigrate(ctx.driver)) {
+    // The guest's own disk comes along; the source keeps its guest until the confirm.
+    await ctx.driver.spawnFrom(spec, m.source_compute ?? ctx.host);
+    if (!stopped) await ctx.driver.powerOn(uuid);
+  } else {
+    // A driver that cannot reach the source's disk starts the guest afresh from its image;
+    // on the same host the old guest is replaced, elsewhere it stays shut off until the confirm.
+    if (m.source_compute === ctx.host) await ctx.driver.destroy(uuid);
+    await ctx.driver.spawn(spec);
+    if (stopped) await ctx.driver.powerOff(uuid, 60_000);
+  }
   const power = (await ctx.driver.getInfo(uuid))?.powerState ?? POWER_STATE.NOSTATE;
   await settle(ctx, task, m, {
     change: {
@@ -203,6 +218,7 @@ const confirmSource: Step = async (ctx, task, instance, m) => {
   const start = ctx.instances.now();
   const uuid = instance.row.uuid;
   if (m.source_compute !== m.dest_compute) await ctx.driver.destroy(uuid);
+  else if (canMigrate(ctx.driver)) await ctx.driver.confirmResize(uuid);
   await ctx.placement.deleteAllocations(m.uuid);
   await settle(ctx, task, m, {
     change: {
@@ -220,7 +236,9 @@ const confirmSource: Step = async (ctx, task, instance, m) => {
 const revertDest: Step = async (ctx, task, instance, m) => {
   const start = ctx.instances.now();
   const uuid = instance.row.uuid;
-  await ctx.driver.destroy(uuid);
+  // On the same host the guest kept aside comes back; elsewhere the source still has it.
+  if (m.source_compute === ctx.host && canMigrate(ctx.driver)) await ctx.driver.revertResize(uuid);
+  else await ctx.driver.destroy(uuid);
   // The instance gets back the allocations its migration kept on the source.
   await ctx.placement.deleteAllocations(uuid);
   await ctx.placement.moveAllocations(m.uuid, uuid, {
@@ -273,7 +291,9 @@ const revertSource: Step = async (ctx, task, instance, m) => {
 const liveDestPrepare: Step = async (ctx, task, instance, m) => {
   const start = ctx.instances.now();
   ctx.notify(ctx.publisher, 'live_migration_pre.start', instance.row);
-  await ctx.driver.spawn(guestSpecOf(instance, instance.networkInfo));
+  const spec = guestSpecOf(instance, instance.networkInfo);
+  if (canMigrate(ctx.driver)) await ctx.driver.prepareIncoming(spec, m.source_compute ?? '');
+  else await ctx.driver.spawn(spec);
   if (task.payload['oldVmState'] === 'paused' && canPause(ctx.driver))
     await ctx.driver.pause(instance.row.uuid);
   await setMigration(ctx.instances.db, m.uuid, { status: 'running' }, ctx.instances.now());
@@ -289,10 +309,12 @@ const liveDestPrepare: Step = async (ctx, task, instance, m) => {
   );
 };
 
-/** The source hands its guest over (for the fake driver: lets it go) and returns the task. */
+/** The source sends its running guest over (the fake driver lets it go) and returns the task. */
 const liveSourceRun: Step = async (ctx, task, instance, m) => {
   const start = ctx.instances.now();
-  await ctx.driver.destroy(instance.row.uuid);
+  if (canMigrate(ctx.driver))
+    await ctx.driver.migrateLive(instance.row.uuid, m.dest_compute ?? ctx.host);
+  else await ctx.driver.destroy(instance.row.uuid);
   await handOver(
     ctx,
     task,

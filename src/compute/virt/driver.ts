@@ -140,6 +140,16 @@ export interface MigratingDriver extends VirtDriver {
   migrateLive(uuid: string, dest: string): Promise<void>;
 }
 
+/** A driver that keeps images on the host for its guests' disks. */
+export interface ImageCachingDriver extends VirtDriver {
+  /** Removes cached images no guest uses that nobody needed for `minAgeMs`; returns them. */
+  cleanImageCache(minAgeMs: number): Promise<string[]>;
+}
+
+export function cachesImages(driver: VirtDriver): driver is ImageCachingDriver {
+  return 'cleanImageCache' in driver;
+}
+
 export function canMigrate(driver: VirtDriver): driver is MigratingDriver {
   return 'spawnFrom' in driver && 'migrateLive' in driver;
 }

@@ -50,6 +50,8 @@ export function qemuCommand(spec: GuestSpec, files: GuestFiles, mode: LaunchMode
     qemuOptions([['guest', flag(spec.uuid)]]),
     flag('-machine'),
     qemuOptions([['accel', flag(mode.accel)]], flag('q35')),
+    // KVM runs the host's CPU model; TCG emulates QEMU's default one.
+    ...(mode.accel === 'kvm' ? [flag('-cpu'), flag('host')] : []),
     flag('-m'),
     byteSize(spec.memoryMb),
     flag('-smp'),

@@ -46,6 +46,7 @@ import {
   type GuestInfo,
   type GuestSpec,
   type HostResources,
+  type ImageCachingDriver,
   type MigratingDriver,
   type PausingDriver,
   type PowerState,
@@ -56,6 +57,7 @@ import {
 import { buildConfigDrive } from './config-drive.ts';
 import { plugTaps, unplugTaps } from './guest-nics.ts';
 import { HOST_FOLDER_PREFIX, type BaseImageCache, type QemuImage } from './image-cache.ts';
+import type { Accel } from './kvm-probe.ts';
 import { qmp, QmpError } from './qmp.ts';
 import { qemuCommand, type LaunchMode } from './qemu-command.ts';
 
@@ -65,8 +67,8 @@ export type QemuDriverOptions = {
   readonly root: string;
   /** The base image cache of `root`. */
   readonly images: BaseImageCache;
-  /** `kvm` only where a probe showed guests run on it (see the notes on this machine kind). */
-  readonly accel?: 'tcg' | 'kvm';
+  /** `kvm` only where a probe showed guests run on it (see `chooseAccel`); default TCG. */
+  readonly accel?: Accel;
   readonly runner?: PrivilegedRunner;
   /** How long a soft reboot waits for the guest to power itself off before it is reset. */
   readonly softRebootTimeoutMs?: number;
@@ -108,7 +110,8 @@ export class QemuDriver
     RescuingDriver,
     SnapshottingDriver,
     ConsoleDriver,
-    MigratingDriver
+    MigratingDriver,
+    ImageCachingDriver
 {
   readonly #o: QemuDriverOptions;
   readonly #runner: PrivilegedRunner;
@@ -162,7 +165,11 @@ export class QemuDriver
       vcpus: os.cpus().length,
       memoryMb: Math.floor(os.totalmem() / MIB),
       localGb: Math.floor((fs.blocks * fs.bsize) / GIB),
-      cpuInfo: { arch: 'x86_64', accel: this.#o.accel ?? 'tcg' },
+      cpuInfo: {
+        arch: 'x86_64',
+        accel: this.#o.accel?.accel ?? 'tcg',
+        accel_reason: this.#o.accel?.reason ?? 'the default',
+      },
     };
   }
 
@@ -259,7 +266,7 @@ export class QemuDriver
         configDrive: spec.configDrive,
         rescue: guest.rescue !== undefined,
       },
-      { accel: this.#o.accel ?? 'tcg', hostname: this.#o.hostname, ...mode },
+      { accel: this.#o.accel?.accel ?? 'tcg', hostname: this.#o.hostname, ...mode },
     );
     await this.#runner.run('qemu-system-x86_64', args, { timeoutMs: 60_000 });
     await plugTaps(this.#o.hostname, spec.vifs, this.#runner);
@@ -574,6 +581,10 @@ export class QemuDriver
     // The guest runs there now; here only its old QEMU and folder are left.
     await this.#stop(uuid);
     await rm(this.#dir(uuid), { recursive: true, force: true });
+  }
+
+  async cleanImageCache(minAgeMs: number): Promise<string[]> {
+    return this.#o.images.clean(minAgeMs);
   }
 
   async consoleOutput(uuid: string, lines?: number): Promise<string> {
