@@ -12,7 +12,6 @@ import type { ServiceAuth } from '../common/service.ts';
 import {
   BaseImageCache,
   chooseAccel,
-  defaultTestImageCache,
   QemuDriver,
   testImageName,
   type ComputeHost,
@@ -24,6 +23,7 @@ import { HttpNetworkClient } from '../network/client.ts';
 import { HttpPlacementClient } from '../placement/client.ts';
 import { urlHost } from './clouds.ts';
 import type { TstackConfig } from './config.ts';
+import { testImageCache } from './test-image.ts';
 
 export function computeNeighboursFor(config: TstackConfig, auth: ServiceAuth): ComputeNeighbours {
   const own = (service: 'placement' | 'network' | 'image'): string =>
@@ -47,7 +47,7 @@ export function computeNeighboursFor(config: TstackConfig, auth: ServiceAuth): C
 
 /** The built test image's path in the guest image cache, when it has been built. */
 export function builtTestImage(config: TstackConfig): string | undefined {
-  const path = join(config.image.test_image_cache ?? defaultTestImageCache(), testImageName());
+  const path = join(testImageCache(config), testImageName());
   return existsSync(path) ? path : undefined;
 }
 
@@ -57,7 +57,11 @@ async function qemuHosts(config: TstackConfig, images: ImageClient): Promise<Com
   if (count === 0) return [];
   const root = config.compute.qemu_path ?? join(config.data_dir, 'qemu');
   await mkdir(root, { recursive: true });
-  const accel = await chooseAccel(want, { image: builtTestImage(config), workDir: root });
+  const accel = await chooseAccel(want, {
+    image: builtTestImage(config),
+    workDir: root,
+    cacheFile: join(testImageCache(config), 'kvm-probe.json'),
+  });
   const cache = new BaseImageCache({
     root,
     fetch: async (id, file) => (await images.downloadImage(id, file)).disk_format ?? 'raw',

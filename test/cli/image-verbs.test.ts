@@ -46,7 +46,7 @@ describe('tstack image build-test', { timeout: 180_000 }, () => {
   it('says why when it cannot build', async () => {
     const notADir = join(dir, 'file');
     writeFileSync(notADir, '');
-    env['TSTACK_IMAGE__TEST_IMAGE_CACHE'] = notADir;
+    env['TSTACK_IMAGE__TEST_IMAGE_CACHE'] = join(notADir, 'cache');
     const r = tstack(['image', 'build-test', '--data-dir', join(dir, 'data')]);
     assert.equal(await r.exited, 2);
     assert.match(r.stderr(), /^tstack: cannot build the test image: .*ENOTDIR/m);

@@ -1,10 +1,11 @@
 /**
  * Chooses QEMU's accelerator. `/dev/kvm` opening and `KVM_CREATE_VM` working is not enough: on
  * some machines guests abort or hang on it (see the notes on this machine kind). So `auto` boots
- * a real guest, the test image, on KVM once, and takes KVM only when it prints its marker line
- * in time; otherwise TCG, with the reason kept for the hypervisor's details.
+ * a real guest, the test image, on KVM, and takes KVM only when it prints its marker line in
+ * time; otherwise TCG, with the reason kept for the hypervisor's details. The answer holds until
+ * the machine reboots or QEMU changes, so it is kept in `cacheFile` under the boot's id.
  */
-import { access, constants, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { access, constants, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import {
   byteSize,
@@ -24,15 +25,47 @@ export type ProbeOptions = {
   image: string | undefined;
   /** A folder for the probe's console file. */
   workDir: string;
+  /** Where the answer is kept for later starts on this boot of the machine. */
+  cacheFile?: string;
   runner?: PrivilegedRunner;
+  /** A guest on working KVM prints its marker within a second or two. */
   timeoutMs?: number;
   kvmDevice?: string;
 };
+
+/** What makes a kept answer stale: another boot of the machine, another QEMU. */
+async function probeKey(): Promise<string> {
+  const boot = await readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => 'unknown');
+  const qemu = await stat('/usr/bin/qemu-system-x86_64').then(
+    (s) => String(s.mtimeMs),
+    () => 'unknown',
+  );
+  return `${boot.trim()}/${qemu}`;
+}
 
 export async function chooseAccel(
   want: 'auto' | 'kvm' | 'tcg',
   options: ProbeOptions,
 ): Promise<Accel> {
+  if (want !== 'auto' || options.cacheFile === undefined) return probe(want, options);
+  const key = await probeKey();
+  try {
+    const kept = JSON.parse(await readFile(options.cacheFile, 'utf8')) as Accel & { key: string };
+    if (kept.key === key && (kept.accel === 'kvm' || kept.accel === 'tcg'))
+      return { accel: kept.accel, reason: kept.reason };
+  } catch {
+    // Nothing kept yet.
+  }
+  const found = await probe(want, options);
+  // Without a test image the probe proved nothing; ask again next time.
+  if (options.image !== undefined) {
+    await mkdir(dirname(options.cacheFile), { recursive: true });
+    await writeFile(options.cacheFile, JSON.stringify({ ...found, key }));
+  }
+  return found;
+}
+
+async function probe(want: 'auto' | 'kvm' | 'tcg', options: ProbeOptions): Promise<Accel> {
   if (want !== 'auto') return { accel: want, reason: `configured (compute.qemu_accel: ${want})` };
   const device = options.kvmDevice ?? '/dev/kvm';
   try {
@@ -46,7 +79,7 @@ export async function chooseAccel(
   const roots = [options.workDir];
   const log = join(dir, 'console.log');
   const done = new AbortController();
-  const timeoutMs = options.timeoutMs ?? 15_000;
+  const timeoutMs = options.timeoutMs ?? 5000;
   const run = (options.runner ?? new PrivilegedRunner()).run(
     'qemu-system-x86_64',
     [

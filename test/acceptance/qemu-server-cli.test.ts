@@ -1,0 +1,240 @@
+/**
+ * Real VMs through the real `openstack` CLI: `tstack up` with two QEMU hypervisors on this
+ * machine (TCG here), the built test image, a key pair, user-data and a config drive. Every
+ * step is checked on the guest's serial console (`openstack console log show`), not only on the
+ * API: the marker line the guest prints when it is up, the power button it answers, the number
+ * of times it booted. At the end no QEMU process, guest folder or tap device is left.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { READY_MARKER } from '../../src/compute/virt/qemu/guest-init.ts';
+import { bridgeName, tapName } from '../../src/compute/virt/qemu/guest-nics.ts';
+import { startCloud, type Cloud, type Row } from './harness.ts';
+
+const POWER_BUTTON = 'tstack-test: power button: powering off';
+const KEY =
+  'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHRzdGFja3Rlc3RrZXlvbmx5b25lb25lb25lb25l acceptance@tstack';
+/** QEMU under TCG boots in seconds; a loaded CI machine gets a generous bound. */
+const STEP_MS = 120_000;
+
+function count(text: string, what: string): number {
+  return text.split(what).length - 1;
+}
+
+/** The pids of this cloud's QEMU processes (their command lines name its data directory). */
+function qemuPids(dataDir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (cmdline.startsWith('qemu-system-x86_64') && cmdline.includes(dataDir))
+        pids.push(Number(entry));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return pids;
+}
+
+describe('openstack CLI: real VMs on QEMU', { timeout: 900_000 }, () => {
+  let cloud: Cloud;
+  let dir: string;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ts-qemu-cli-'));
+    cloud = await startCloud({ qemuHosts: 2, env: { TSTACK_COMPUTE__QEMU_HOST_NAME: 'ts-qemu' } });
+  });
+  after(async () => {
+    await cloud?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** `server show` until `done` holds. */
+  const until = async (name: string, done: (s: Row) => boolean): Promise<Row> => {
+    const end = Date.now() + STEP_MS;
+    for (;;) {
+      const shown = await cloud.json(['server', 'show', name]);
+      if (done(shown)) return shown;
+      if (shown['status'] === 'ERROR') throw new Error(`${name}: ERROR ${JSON.stringify(shown)}`);
+      if (Date.now() > end) throw new Error(`${name} never got there: ${JSON.stringify(shown)}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  };
+  const status = (name: string, want: string) =>
+    until(name, (s) => s['status'] === want && s['OS-EXT-STS:task_state'] === null);
+  /** The console once it shows `what` `n` times. */
+  const consoleWith = async (name: string, what: string, n: number): Promise<string> => {
+    const end = Date.now() + STEP_MS;
+    for (;;) {
+      const text = await cloud.ok(['console', 'log', 'show', name]);
+      if (count(text, what) >= n) return text;
+      if (Date.now() > end) throw new Error(`${name} never showed ${what} ${n} times:\n${text}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  };
+  const host = async (name: string) =>
+    String((await cloud.json(['server', 'show', name]))['OS-EXT-SRV-ATTR:host']);
+
+  it('creates a real VM with a key, user-data and a config drive; the console shows them', async () => {
+    const hypervisors = await cloud.json<Row[]>(['hypervisor', 'list']);
+    assert.deepEqual(
+      hypervisors.map((h) => [h['Hypervisor Hostname'], h['Hypervisor Type']]).sort(),
+      [
+        ['ts-qemu', 'QEMU'],
+        ['ts-qemu-2', 'QEMU'],
+      ],
+    );
+    const shown = await cloud.json(['hypervisor', 'show', 'ts-qemu']);
+    assert.equal((shown['cpu_info'] as Row)['accel'] !== undefined, true, JSON.stringify(shown));
+
+    const keyFile = join(dir, 'k.pub');
+    writeFileSync(keyFile, `${KEY}\n`);
+    await cloud.ok(['keypair', 'create', '--public-key', keyFile, 'k']);
+    const userData = join(dir, 'u.sh');
+    writeFileSync(userData, '#!/bin/sh\necho "user-data ran on $(hostname)"\n');
+    const created = await cloud.json([
+      'server',
+      'create',
+      '--image',
+      'tstack-test',
+      '--flavor',
+      'm1.tiny',
+      '--key-name',
+      'k',
+      '--user-data',
+      userData,
+      '--config-drive',
+      'true',
+      '--network',
+      'private',
+      '--wait',
+      'vm1',
+    ]);
+    assert.equal(created['status'], 'ACTIVE');
+    const console = await consoleWith('vm1', READY_MARKER, 1);
+    assert.match(console, /tstack-test: ready hostname=vm1 keys=1 source=config-drive/);
+    assert.match(console, /user-data ran on vm1/);
+    assert.match(console, /tstack-test: ssh keys installed: 1/);
+  });
+
+  it('stop/start, reboot soft and hard, pause/unpause, suspend/resume, on the console', async () => {
+    await cloud.ok(['server', 'stop', 'vm1']);
+    await status('vm1', 'SHUTOFF');
+    await consoleWith('vm1', POWER_BUTTON, 1);
+    await cloud.ok(['server', 'start', 'vm1']);
+    await status('vm1', 'ACTIVE');
+    await consoleWith('vm1', READY_MARKER, 2);
+    await cloud.ok(['server', 'reboot', 'vm1']);
+    await status('vm1', 'ACTIVE');
+    // A soft reboot asks the guest to power off first.
+    await consoleWith('vm1', POWER_BUTTON, 2);
+    await consoleWith('vm1', READY_MARKER, 3);
+    await cloud.ok(['server', 'reboot', '--hard', 'vm1']);
+    await status('vm1', 'ACTIVE');
+    await consoleWith('vm1', READY_MARKER, 4);
+    await cloud.ok(['server', 'pause', 'vm1']);
+    assert.equal((await status('vm1', 'PAUSED'))['OS-EXT-STS:power_state'], 3);
+    await cloud.ok(['server', 'unpause', 'vm1']);
+    await status('vm1', 'ACTIVE');
+    await cloud.ok(['server', 'suspend', 'vm1']);
+    assert.equal((await status('vm1', 'SUSPENDED'))['OS-EXT-STS:power_state'], 7);
+    await cloud.ok(['server', 'resume', 'vm1']);
+    await status('vm1', 'ACTIVE');
+    // Resumed from its saved memory: no fifth boot, and the running guest still answers.
+    await cloud.ok(['server', 'stop', 'vm1']);
+    await status('vm1', 'SHUTOFF');
+    const console = await consoleWith('vm1', POWER_BUTTON, 3);
+    assert.equal(count(console, READY_MARKER), 4, console);
+    await cloud.ok(['server', 'start', 'vm1']);
+    await status('vm1', 'ACTIVE');
+    await consoleWith('vm1', READY_MARKER, 5);
+  });
+
+  it('snapshots the server into an image a new server boots from', async () => {
+    const image = await cloud.json([
+      'server',
+      'image',
+      'create',
+      '--name',
+      'vm1-snap',
+      '--wait',
+      'vm1',
+    ]);
+    assert.equal(image['status'], 'active');
+    await cloud.ok([
+      'server',
+      'create',
+      '--image',
+      'vm1-snap',
+      '--flavor',
+      'm1.tiny',
+      '--config-drive',
+      'true',
+      '--wait',
+      'vm2',
+    ]);
+    assert.match(await consoleWith('vm2', READY_MARKER, 1), /ready hostname=vm2 /);
+    await cloud.ok(['server', 'delete', '--wait', 'vm2']);
+  });
+
+  it('resizes and confirms; migrates cold and live between the two hypervisors', async () => {
+    await cloud.ok(['server', 'resize', '--flavor', 'm1.small', 'vm1']);
+    await status('vm1', 'VERIFY_RESIZE');
+    await cloud.ok(['server', 'resize', 'confirm', 'vm1']);
+    const resized = await status('vm1', 'ACTIVE');
+    assert.match(String(resized['flavor']), /m1\.small/);
+    // The resized guest booted once more, from its own disk (user-data ran once per boot).
+    await consoleWith('vm1', READY_MARKER, 6);
+
+    const before = await host('vm1');
+    await cloud.ok(['server', 'migrate', 'vm1']);
+    await status('vm1', 'VERIFY_RESIZE');
+    await cloud.ok(['server', 'resize', 'confirm', 'vm1']);
+    await status('vm1', 'ACTIVE');
+    const after = await host('vm1');
+    assert.notEqual(after, before, 'cold migration moved it');
+    // The console's history moved along; the guest booted again on the other host.
+    await consoleWith('vm1', READY_MARKER, 7);
+
+    await cloud.ok(['server', 'migrate', '--live-migration', 'vm1']);
+    await status('vm1', 'ACTIVE');
+    assert.equal(await host('vm1'), before, 'live migration moved it back');
+    // It kept running through the move: no new boot, and it answers the power button there.
+    await cloud.ok(['server', 'stop', 'vm1']);
+    await status('vm1', 'SHUTOFF');
+    const console = await consoleWith('vm1', POWER_BUTTON, 4);
+    assert.equal(count(console, READY_MARKER), 7, console);
+  });
+
+  it('deletes, leaving no QEMU process, guest folder or tap device', async () => {
+    const ports = await cloud.json<Row[]>(['port', 'list', '--server', 'vm1']);
+    assert.equal(ports.length, 1);
+    const network = String((await cloud.json(['network', 'show', 'private']))['id']);
+    const links = [
+      bridgeName(network),
+      ...['ts-qemu', 'ts-qemu-2'].map((h) => tapName(h, String(ports[0]?.['ID']))),
+    ];
+    await cloud.ok(['server', 'start', 'vm1']);
+    await status('vm1', 'ACTIVE');
+    const running = tapName(await host('vm1'), String(ports[0]?.['ID']));
+    assert.ok(execFileSync('ip', ['-br', 'link'], { encoding: 'utf8' }).includes(running));
+    await cloud.ok(['server', 'delete', '--wait', 'vm1']);
+    const end = Date.now() + 10_000;
+    while (qemuPids(cloud.dataDir).length > 0 && Date.now() < end)
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.deepEqual(qemuPids(cloud.dataDir), []);
+    const qemuDir = join(cloud.dataDir, 'qemu');
+    for (const folder of readdirSync(qemuDir).filter((f) => f.startsWith('host-')))
+      assert.deepEqual(
+        readdirSync(join(qemuDir, folder)).filter((f) => f !== 'host.name'),
+        [],
+        folder,
+      );
+    const present = execFileSync('ip', ['-br', 'link'], { encoding: 'utf8' });
+    for (const link of links) assert.ok(!present.includes(link), `${link} is still there`);
+  });
+});
