@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, type ExecFileException } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -127,8 +127,13 @@ export type Cloud = {
   createAsAdmin(collection: string, key: string, entity: Row): Promise<Row>;
   /** `GET /v3/<path>` as admin: the collection named `key`; asserts the 200. */
   listAsAdmin(path: string, key: string): Promise<Row[]>;
-  /** SIGTERM by PID, waits for the exit (SIGKILL after a bound), removes the data directory. */
+  /**
+   * SIGTERM by PID, waits for the exit (SIGKILL after a bound), ends the cloud's QEMU guests by
+   * their PIDs, removes the data directory.
+   */
   stop(): Promise<void>;
+  /** SIGKILL to `tstack up`, then `tstack up` again on the same data, until it is ready. */
+  killAndRestart(): Promise<void>;
 };
 
 export type StartOptions = {
@@ -171,11 +176,20 @@ export async function startCloud(options: StartOptions = {}): Promise<Cloud> {
   for (const n of SERVICE_NAMES)
     env[`TSTACK_SERVICES__${n.toUpperCase()}__PORT`] = String(ports[n]);
 
-  const up = runTstack(['up', '--data-dir', dataDir, ...(options.upArgs ?? [])], env);
+  const launch = () => runTstack(['up', '--data-dir', dataDir, ...(options.upArgs ?? [])], env);
+  let up = launch();
   const stop = () => stopCloud(up, dataDir);
+  const killAndRestart = async () => {
+    const pid = up.child.pid;
+    assert.ok(pid !== undefined && up.child.exitCode === null, 'tstack up is not running');
+    process.kill(pid, 'SIGKILL');
+    await up.exited;
+    up = launch();
+    await up.waitFor(/ready\./, READY_TIMEOUT_MS);
+  };
   try {
     await up.waitFor(/ready\./, READY_TIMEOUT_MS);
-    return await makeCloud(dataDir, ports, stop);
+    return { ...(await makeCloud(dataDir, ports, stop)), killAndRestart };
   } catch (err) {
     // The start's own error is the one to report; stopping still ends the process by its PID.
     await stop().catch(() => undefined);
@@ -203,8 +217,26 @@ async function stopCloud(up: Running, dataDir: string): Promise<void> {
       assert.equal(outcome, 0, `tstack up exited with ${outcome}; stderr: ${up.stderr()}`);
     }
   } finally {
+    // Guests outlive their agent, as Nova's do; a test's cloud takes its own with it.
+    for (const pid of qemuPidsOf(dataDir)) process.kill(pid, 'SIGKILL');
     rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+/** The QEMU processes of the cloud in `dataDir` (their command lines name its folder). */
+export function qemuPidsOf(dataDir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (cmdline.startsWith('qemu-system-x86_64\0') && cmdline.includes(`${dataDir}/`))
+        pids.push(Number(entry));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return pids;
 }
 
 type CloudsYaml = {
@@ -218,7 +250,7 @@ async function makeCloud(
   dataDir: string,
   ports: Record<ServiceName, number>,
   stop: () => Promise<void>,
-): Promise<Cloud> {
+): Promise<Omit<Cloud, 'killAndRestart'>> {
   const cloudsFile = join(dataDir, 'clouds.yaml');
   const doc = parse(readFileSync(cloudsFile, 'utf8')) as CloudsYaml;
   const auth = doc.clouds[CLOUD_NAME]?.auth;

@@ -7,13 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { READY_MARKER } from '../../src/compute/virt/qemu/guest-init.ts';
 import { bridgeName, tapName } from '../../src/compute/virt/qemu/guest-nics.ts';
-import { startCloud, type Cloud, type Row } from './harness.ts';
+import { qemuPidsOf, startCloud, type Cloud, type Row } from './harness.ts';
 
 const POWER_BUTTON = 'tstack-test: power button: powering off';
 const KEY =
@@ -23,22 +23,6 @@ const STEP_MS = 120_000;
 
 function count(text: string, what: string): number {
   return text.split(what).length - 1;
-}
-
-/** The pids of this cloud's QEMU processes (their command lines name its data directory). */
-function qemuPids(dataDir: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (cmdline.startsWith('qemu-system-x86_64') && cmdline.includes(dataDir))
-        pids.push(Number(entry));
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  return pids;
 }
 
 describe('openstack CLI: real VMs on QEMU', { timeout: 900_000 }, () => {
@@ -181,14 +165,48 @@ describe('openstack CLI: real VMs on QEMU', { timeout: 900_000 }, () => {
     await cloud.ok(['server', 'delete', '--wait', 'vm2']);
   });
 
+  it('rescues and unrescues, rebuilds; all booted, as the console shows', async () => {
+    await cloud.ok(['server', 'rescue', '--image', 'tstack-test', 'vm1']);
+    await status('vm1', 'RESCUE');
+    await consoleWith('vm1', READY_MARKER, 6);
+    await cloud.ok(['server', 'unrescue', 'vm1']);
+    await status('vm1', 'ACTIVE');
+    await consoleWith('vm1', READY_MARKER, 7);
+    await cloud.ok(['server', 'rebuild', '--image', 'tstack-test', '--wait', 'vm1']);
+    await status('vm1', 'ACTIVE');
+    // A new disk from the image, and the config drive made again: user-data runs once more.
+    const console = await consoleWith('vm1', READY_MARKER, 1);
+    assert.match(console, /user-data ran on vm1/);
+  });
+
+  it('re-adopts the running guest after tstack up is killed with SIGKILL and started again', async () => {
+    const before = qemuPidsOf(cloud.dataDir);
+    assert.equal(before.length, 1);
+    const seen = await cloud.ok(['console', 'log', 'show', 'vm1']);
+    const [markers, buttons] = [count(seen, READY_MARKER), count(seen, POWER_BUTTON)];
+    await cloud.killAndRestart();
+    // The guest ran on through the restart, in the same process.
+    assert.deepEqual(qemuPidsOf(cloud.dataDir), before);
+    assert.equal((await status('vm1', 'ACTIVE'))['OS-EXT-STS:power_state'], 1);
+    await cloud.ok(['server', 'stop', 'vm1']);
+    await status('vm1', 'SHUTOFF');
+    const console = await consoleWith('vm1', POWER_BUTTON, buttons + 1);
+    assert.equal(count(console, READY_MARKER), markers, console);
+    await cloud.ok(['server', 'start', 'vm1']);
+    await status('vm1', 'ACTIVE');
+    await consoleWith('vm1', READY_MARKER, markers + 1);
+  });
+
   it('resizes and confirms; migrates cold and live between the two hypervisors', async () => {
+    const seen = await cloud.ok(['console', 'log', 'show', 'vm1']);
+    const [markers, buttons] = [count(seen, READY_MARKER), count(seen, POWER_BUTTON)];
     await cloud.ok(['server', 'resize', '--flavor', 'm1.small', 'vm1']);
     await status('vm1', 'VERIFY_RESIZE');
     await cloud.ok(['server', 'resize', 'confirm', 'vm1']);
     const resized = await status('vm1', 'ACTIVE');
     assert.match(String(resized['flavor']), /m1\.small/);
-    // The resized guest booted once more, from its own disk (user-data ran once per boot).
-    await consoleWith('vm1', READY_MARKER, 6);
+    // The resized guest booted once more, from its own disk.
+    await consoleWith('vm1', READY_MARKER, markers + 1);
 
     const before = await host('vm1');
     await cloud.ok(['server', 'migrate', 'vm1']);
@@ -198,7 +216,7 @@ describe('openstack CLI: real VMs on QEMU', { timeout: 900_000 }, () => {
     const after = await host('vm1');
     assert.notEqual(after, before, 'cold migration moved it');
     // The console's history moved along; the guest booted again on the other host.
-    await consoleWith('vm1', READY_MARKER, 7);
+    await consoleWith('vm1', READY_MARKER, markers + 2);
 
     await cloud.ok(['server', 'migrate', '--live-migration', 'vm1']);
     await status('vm1', 'ACTIVE');
@@ -206,8 +224,8 @@ describe('openstack CLI: real VMs on QEMU', { timeout: 900_000 }, () => {
     // It kept running through the move: no new boot, and it answers the power button there.
     await cloud.ok(['server', 'stop', 'vm1']);
     await status('vm1', 'SHUTOFF');
-    const console = await consoleWith('vm1', POWER_BUTTON, 4);
-    assert.equal(count(console, READY_MARKER), 7, console);
+    const console = await consoleWith('vm1', POWER_BUTTON, buttons + 1);
+    assert.equal(count(console, READY_MARKER), markers + 2, console);
   });
 
   it('deletes, leaving no QEMU process, guest folder or tap device', async () => {
@@ -224,9 +242,9 @@ describe('openstack CLI: real VMs on QEMU', { timeout: 900_000 }, () => {
     assert.ok(execFileSync('ip', ['-br', 'link'], { encoding: 'utf8' }).includes(running));
     await cloud.ok(['server', 'delete', '--wait', 'vm1']);
     const end = Date.now() + 10_000;
-    while (qemuPids(cloud.dataDir).length > 0 && Date.now() < end)
+    while (qemuPidsOf(cloud.dataDir).length > 0 && Date.now() < end)
       await new Promise((resolve) => setTimeout(resolve, 100));
-    assert.deepEqual(qemuPids(cloud.dataDir), []);
+    assert.deepEqual(qemuPidsOf(cloud.dataDir), []);
     const qemuDir = join(cloud.dataDir, 'qemu');
     for (const folder of readdirSync(qemuDir).filter((f) => f.startsWith('host-')))
       assert.deepEqual(
