@@ -14,13 +14,13 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SERVICE_NAMES } from '../src/common/config/schema.ts';
 import { READY_MARKER } from '../src/compute/virt/qemu/guest-init.ts';
+import { freePort } from '../test/helpers/ports.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -32,18 +32,6 @@ const bounded = (v: string | undefined, max: number) => Math.min(Math.max(Number
 const SEQUENTIAL = bounded(args.sequential, 50);
 const CONCURRENT = bounded(args.concurrent, 10);
 const BOOT_TIMEOUT_MS = 120_000;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function rssMb(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8')
