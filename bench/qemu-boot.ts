@@ -105,10 +105,10 @@ try {
     'openstack-api-version': 'compute 2.93',
   };
   const call = async (method: string, path: string, body?: unknown): Promise<unknown> => {
+    const { 'content-type': _, ...bare } = headers;
     const res = await fetch(`${compute}${path}`, {
       method,
-      headers,
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      ...(body === undefined ? { headers: bare } : { headers, body: JSON.stringify(body) }),
     });
     if (res.status >= 400) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
     const text = await res.text();
@@ -119,7 +119,11 @@ try {
   ).json()) as { images: { id: string }[] };
   const flavors = (await call('GET', '/flavors')) as { flavors: { id: string; name: string }[] };
   const tiny = flavors.flavors.find((f) => f.name === 'm1.tiny')?.id;
-  const hypervisor = (await call('GET', '/os-hypervisors/detail')) as {
+  // cpu_info left the hypervisor view at 2.88.
+  const details = await fetch(`${compute}/os-hypervisors/detail`, {
+    headers: { 'x-auth-token': token, 'openstack-api-version': 'compute 2.87' },
+  });
+  const hypervisor = (await details.json()) as {
     hypervisors: { cpu_info: { accel?: string; accel_reason?: string } }[];
   };
   const cpu = hypervisor.hypervisors[0]?.cpu_info;

@@ -49,6 +49,14 @@ describe('aggregates and availability zones', () => {
       403,
     );
     const hv = (await h.call('GET', '/v2.1/os-hypervisors')).body.hypervisors[0];
+    // cpu_info: a JSON string before 2.28, an object until 2.88 dropped it.
+    const cpuInfo = async (version: string) =>
+      (await h.call('GET', '/v2.1/os-hypervisors/detail', { version })).body.hypervisors[0]
+        .cpu_info;
+    assert.equal(typeof (await cpuInfo('2.27')), 'string');
+    assert.deepEqual(await cpuInfo('2.28'), JSON.parse(await cpuInfo('2.27')));
+    assert.equal(typeof (await cpuInfo('2.28')), 'object');
+    assert.equal(await cpuInfo('2.88'), undefined);
     const uptime = await h.call('GET', `/v2.1/os-hypervisors/${hv.id}/uptime`);
     assert.equal(uptime.status, 200, uptime.text);
     assert.equal(uptime.body.hypervisor.hypervisor_hostname, hv.hypervisor_hostname);

@@ -314,9 +314,18 @@ async function hypervisors(request: FastifyRequest, deps: ApiDeps): Promise<Hype
         current_workload: 0,
         running_vms: used.vms,
         disk_available_least: node.local_gb - used.diskGb,
-        cpu_info: node.cpu_info,
+        // A JSON string until 2.28, an object from then on.
+        cpu_info: atLeast(request, 28) ? parseCpuInfo(node.cpu_info) : node.cpu_info,
       });
     else detail['uptime'] = null;
     return { node, summary, detail };
   });
+}
+
+function parseCpuInfo(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return {};
+  }
 }

@@ -5,7 +5,8 @@
  *
  * What `/init` does, in order, each step printed on the serial console:
  *  1. mounts /proc, /sys, /dev; loads the virtio, iso9660 and network modules (`/etc/modules`);
- *  2. brings up `eth0` with DHCP (in the background when no lease comes within a second);
+ *  2. brings up `eth0` with DHCP (going on after half a second without a lease, DHCP still
+ *     asking in the background);
  *  3. reads cloud data from the config drive (an iso9660 disk labelled `config-2` holding
  *     `openstack/latest/meta_data.json`), else, once DHCP gave an address (10 s at most), from
  *     http://169.254.169.254/openstack/latest/;
@@ -61,8 +62,11 @@ ip link set lo up
 net=none
 if [ -e /sys/class/net/eth0 ]; then
   ip link set eth0 up
-  # Returns once it has a lease, or after a second, going on in the background either way.
-  udhcpc -i eth0 -s /etc/udhcpc.script -b -t 1 -T 1 >/tmp/udhcpc.log 2>&1
+  # Asks for a lease in the background for as long as the guest runs, and waits half a second
+  # for one here: a DHCP server on the guest's network answers in milliseconds.
+  udhcpc -i eth0 -s /etc/udhcpc.script -f -t 3 -T 1 -A 1 >/tmp/udhcpc.log 2>&1 &
+  i=0
+  while [ $i -lt 10 ] && [ "$(address)" = pending ]; do sleep 0.05; i=$((i + 1)); done
   net=$(address)
 fi
 say "network eth0 $net"
