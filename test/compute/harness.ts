@@ -61,6 +61,8 @@ export type Harness = {
   service: ComputeService;
   /** Notifications published so far. */
   notifications: NotificationEnvelope[];
+  /** Compute's own database, for setting up a state no API call leaves (a move half-way). */
+  computeDb: DatabaseHandle<unknown>['db'];
 };
 
 export type ServersHarness = Harness & {
@@ -231,7 +233,16 @@ async function setUp(
         ...(opts.body !== undefined ? { payload: JSON.stringify(opts.body) } : {}),
       }),
     );
-  return { token: tokenFor, admin, call, service, notifications, drivers, neighbours };
+  return {
+    token: tokenFor,
+    admin,
+    call,
+    service,
+    notifications,
+    drivers,
+    neighbours,
+    computeDb: o.database.db,
+  };
 }
 
 export async function computeHarness(t: Cleanup, options: HarnessOptions = {}): Promise<Harness> {

@@ -6,6 +6,8 @@
    response bodies are untyped JSON these tests assert on field by field. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { Kysely } from 'kysely';
+import { guestSpec } from './virt/driver-conformance.ts';
 import { act, activeServer, serversHarness, settled, type ServersHarness } from './harness.ts';
 
 const TINY = { VCPU: 1, MEMORY_MB: 512, DISK_GB: 1 };
@@ -138,6 +140,31 @@ describe('resize and migrate', () => {
     }
     const consumers = await allocations(h);
     assert.equal(consumers.size, 2, 'no migration keeps an allocation');
+  });
+
+  it('keeps the guest a live migration is filling on the destination when it reconciles', async (t) => {
+    const h = await serversHarness(t);
+    const server = await activeServer(h);
+    const id = server.id;
+    const source = server['OS-EXT-SRV-ATTR:host'];
+    const destIndex = source === 'host-1' ? 1 : 0;
+    const dest = h.drivers[destIndex];
+    const agent = h.service.agents[destIndex];
+    assert.ok(dest && agent);
+    // The destination has readied its guest; the instance is still the source's.
+    await dest.spawn(guestSpec('image', { uuid: id }));
+    const taskState = (state: string | null) =>
+      (h.computeDb as Kysely<any>)
+        .updateTable('instances')
+        .set({ task_state: state })
+        .where('uuid', '=', id)
+        .execute();
+    await taskState('migrating');
+    await agent.reconcile();
+    assert.equal((await dest.getInfo(id))?.powerState, 1, 'the incoming guest stays');
+    await taskState(null);
+    await agent.reconcile();
+    assert.equal(await dest.getInfo(id), undefined, 'once no move owns it, it goes');
   });
 
   it('evacuates a server from a host that is down, and only then', async (t) => {

@@ -459,12 +459,13 @@ export class ComputeAgent {
       if (live.has(uuid) || this.#busy.has(uuid)) continue;
       const row = await instances.row(uuid);
       // A guest whose build is still being placed here is not an orphan, nor the source guest
-      // of a move that may still be reverted.
+      // of a move that may still be reverted, nor the guest a live migration is filling here.
       if (
         row !== undefined &&
         row.row.deleted === 0 &&
         (row.row.host === this.#o.host ||
           row.row.vm_state === 'resized' ||
+          row.row.task_state === 'migrating' ||
           (row.row.task_state ?? '').startsWith('resize'))
       )
         continue;
