@@ -31,6 +31,24 @@ export function tapName(hostname: string, portId: string): string {
   return `ts-t${digest(`${hostname}/${portId}`)}`;
 }
 
+/**
+ * Bridge changes of this process, one at a time per bridge: otherwise one guest's cleanup could
+ * see an empty bridge and delete it just as another guest's tap goes on it.
+ */
+const bridgeLocks = new Map<string, Promise<void>>();
+
+async function onBridge(bridge: string, fn: () => Promise<void>): Promise<void> {
+  const before = bridgeLocks.get(bridge) ?? Promise.resolve();
+  const run = before.then(fn, fn);
+  const tail = run.catch(() => undefined);
+  bridgeLocks.set(bridge, tail);
+  try {
+    await run;
+  } finally {
+    if (bridgeLocks.get(bridge) === tail) bridgeLocks.delete(bridge);
+  }
+}
+
 /** Puts each running guest's taps on their networks' bridges (made when missing). */
 export async function plugTaps(
   hostname: string,
@@ -40,8 +58,10 @@ export async function plugTaps(
   const options = runner === undefined ? {} : { runner };
   for (const vif of vifs) {
     const bridge = bridgeName(vif.networkId);
-    await ensureBridge(bridge, options);
-    await plugIntoBridge(tapName(hostname, vif.portId), bridge, vif.mtu, options);
+    await onBridge(bridge, async () => {
+      await ensureBridge(bridge, options);
+      await plugIntoBridge(tapName(hostname, vif.portId), bridge, vif.mtu, options);
+    });
   }
 }
 
@@ -57,6 +77,8 @@ export async function unplugTaps(
   const options = runner === undefined ? {} : { runner };
   for (const vif of vifs) await deleteLink(tapName(hostname, vif.portId), options);
   for (const bridge of new Set(vifs.map((v) => bridgeName(v.networkId))))
-    if ((await linkExists(bridge, options)) && (await bridgePorts(bridge, options)).length === 0)
-      await deleteLink(bridge, options);
+    await onBridge(bridge, async () => {
+      if ((await linkExists(bridge, options)) && (await bridgePorts(bridge, options)).length === 0)
+        await deleteLink(bridge, options);
+    });
 }
