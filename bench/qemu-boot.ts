@@ -13,7 +13,7 @@
  * and of each guest's QEMU process. Every process and file it made goes at the end.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +21,7 @@ import { parseArgs } from 'node:util';
 import { SERVICE_NAMES } from '../src/common/config/schema.ts';
 import { READY_MARKER } from '../src/compute/virt/qemu/guest-init.ts';
 import { freePort } from '../test/helpers/ports.ts';
+import { qemuPidsOf } from '../test/helpers/process.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -38,20 +39,6 @@ function rssMb(pid: number): number {
     .split('\n')
     .find((l) => l.startsWith('VmRSS:'));
   return Math.round(Number(/(\d+)/.exec(line ?? '')?.[1] ?? 0) / 1024);
-}
-
-function qemuPids(dataDir: string): number[] {
-  return readdirSync('/proc')
-    .filter((e) => /^\d+$/.test(e))
-    .filter((e) => {
-      try {
-        const cmd = readFileSync(`/proc/${e}/cmdline`, 'utf8');
-        return cmd.startsWith('qemu-system-x86_64\0') && cmd.includes(`${dataDir}/`);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
 }
 
 const percentile = (sorted: number[], p: number) =>
@@ -73,7 +60,7 @@ async function cleanup(): Promise<void> {
     up.kill('SIGTERM');
     await new Promise((resolve) => up.once('exit', resolve));
   }
-  for (const pid of qemuPids(dataDir)) process.kill(pid, 'SIGKILL');
+  for (const pid of qemuPidsOf(dataDir)) process.kill(pid, 'SIGKILL');
   rmSync(dataDir, { recursive: true, force: true });
 }
 
@@ -167,7 +154,7 @@ try {
   for (let i = 0; i < SEQUENTIAL; i++) {
     const { ms, id } = await boot(`seq-${i}`);
     times.push(ms);
-    for (const pid of qemuPids(dataDir)) guestRss.push(rssMb(pid));
+    for (const pid of qemuPidsOf(dataDir)) guestRss.push(rssMb(pid));
     await remove(id);
   }
   times.sort((a, b) => a - b);
@@ -184,7 +171,7 @@ try {
   console.log(
     `concurrent: ${CONCURRENT} boots at once, all at the marker after ${(total / 1000).toFixed(2)} s (fastest ${(each[0]! / 1000).toFixed(2)} s)`,
   );
-  const concurrentRss = qemuPids(dataDir).map(rssMb);
+  const concurrentRss = qemuPidsOf(dataDir).map(rssMb);
   for (const { id } of together) await remove(id);
   const rssAfter = rssMb(up.pid ?? 0);
   guestRss.sort((a, b) => a - b);

@@ -9,13 +9,13 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, type ExecFileException } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { SERVICE_NAMES, type ServiceName } from '../../src/common/config/schema.ts';
 import { freePorts } from '../helpers/ports.ts';
-import { runTstack, type Running } from '../helpers/process.ts';
+import { qemuPidsOf, runTstack, type Running } from '../helpers/process.ts';
 
 export const INSTALL_HINT = 'apt-get install python3-openstackclient';
 /** The cloud name `tstack up` writes into `clouds.yaml`. */
@@ -221,22 +221,6 @@ async function stopCloud(up: Running, dataDir: string): Promise<void> {
     for (const pid of qemuPidsOf(dataDir)) process.kill(pid, 'SIGKILL');
     rmSync(dataDir, { recursive: true, force: true });
   }
-}
-
-/** The QEMU processes of the cloud in `dataDir` (their command lines name its folder). */
-export function qemuPidsOf(dataDir: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (cmdline.startsWith('qemu-system-x86_64\0') && cmdline.includes(`${dataDir}/`))
-        pids.push(Number(entry));
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  return pids;
 }
 
 type CloudsYaml = {

@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { READY_MARKER } from '../../src/compute/virt/qemu/guest-init.ts';
 import { bridgeName, tapName } from '../../src/compute/virt/qemu/guest-nics.ts';
-import { qemuPidsOf, startCloud, type Cloud, type Row } from './harness.ts';
+import { qemuPidsOf } from '../helpers/process.ts';
+import { SERVER_CREATE, startCloud, type Cloud, type Row } from './harness.ts';
 
 const POWER_BUTTON = 'tstack-test: power button: powering off';
 const KEY =
@@ -81,12 +82,7 @@ describe('openstack CLI: real VMs on QEMU', { timeout: 900_000 }, () => {
     const userData = join(dir, 'u.sh');
     writeFileSync(userData, '#!/bin/sh\necho "user-data ran on $(hostname)"\n');
     const created = await cloud.json([
-      'server',
-      'create',
-      '--image',
-      'tstack-test',
-      '--flavor',
-      'm1.tiny',
+      ...SERVER_CREATE,
       '--key-name',
       'k',
       '--user-data',

@@ -2,6 +2,7 @@
  * Runs a tstack command as a child process the way a user would, and always ends it by its PID.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -73,4 +74,20 @@ export function runTstack(args: readonly string[], env: NodeJS.ProcessEnv): Runn
       process.kill(child.pid, 'SIGKILL');
   };
   return { child, stdout: () => out, stderr: () => err, waitFor, exited, kill };
+}
+
+/** The QEMU processes of the tstack whose data is in `dataDir` (their command lines name its folder). */
+export function qemuPidsOf(dataDir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (cmdline.startsWith('qemu-system-x86_64\0') && cmdline.includes(`${dataDir}/`))
+        pids.push(Number(entry));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return pids;
 }

@@ -247,13 +247,8 @@ export class QemuDriver
     return guest;
   }
 
-  async #guest(uuid: string, host?: string): Promise<GuestFile | undefined> {
-    try {
-      const text = await readFile(join(this.#dir(uuid, host), 'guest.json'), 'utf8');
-      return JSON.parse(text) as GuestFile;
-    } catch {
-      return undefined;
-    }
+  async #guest(uuid: string): Promise<GuestFile | undefined> {
+    return readGuest(this.#dir(uuid));
   }
 
   async #launch(guest: GuestFile, mode: Partial<LaunchMode> = {}): Promise<void> {
@@ -295,14 +290,15 @@ export class QemuDriver
     uuid: string,
     command: string,
     args?: Record<string, unknown>,
+    timeoutMs?: number,
   ): Promise<T> {
-    return qmp<T>(join(this.#dir(uuid), 'qmp.sock'), command, args);
+    return qmp<T>(join(this.#dir(uuid), 'qmp.sock'), command, args, timeoutMs);
   }
 
   /** A human monitor command (QMP has no savevm in this QEMU); its printed error, if any, thrown. */
   async #hmp(uuid: string, line: string): Promise<void> {
-    const out = await qmp<string>(
-      join(this.#dir(uuid), 'qmp.sock'),
+    const out = await this.#qmp<string>(
+      uuid,
       'human-monitor-command',
       { 'command-line': line },
       MIGRATION_TIMEOUT_MS,
