@@ -121,8 +121,8 @@ export async function allocatePorts(
 }
 
 /**
- * Deletes the ports the instance made and unbinds the ones the user brought (they stay, free
- * for another server), as Nova does on delete.
+ * Deletes the ports the instance made and unbinds the ones the user brought, at create or by an
+ * interface attach (they stay, free for another server), as Nova does on delete.
  */
 export async function releasePorts(
   network: NetworkClient,
@@ -135,6 +135,7 @@ export async function releasePorts(
       .map((r) => r.portId)
       .filter((id): id is string => id !== undefined),
   );
+  for (const vif of instance.networkInfo) if (!vif.ownedByInstance) brought.add(vif.portId);
   const ports = await network.listPorts({ device_id: instance.row.uuid }, as);
   for (const port of ports) {
     if (brought.has(port.id))

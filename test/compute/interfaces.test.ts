@@ -156,4 +156,58 @@ describe('os-interface', () => {
       404,
     );
   });
+
+  it('answers 409 when the guest has no room for another NIC, and leaves no port behind', async (t) => {
+    const h = await serversHarness(t, { hosts: [{ hostname: 'host-1', maxNics: 2 }] });
+    const alice = h.token('alice', 'project-a');
+    const id = (await activeServer(h, { token: alice })).id as string;
+    const base = `/v2.1/servers/${id}/os-interface`;
+    const ports = async () =>
+      (await h.neighbour('network', 'GET', `/v2.0/ports?device_id=${id}`)).body.ports.length;
+    const attach = (body: object) =>
+      h.call('POST', base, { token: alice, body: { interfaceAttachment: body } });
+    assert.equal((await attach({ net_id: h.networkId })).status, 200);
+    assert.equal(await ports(), 2);
+
+    const full = await attach({ net_id: h.networkId });
+    assert.equal(full.status, 409, full.text);
+    assert.equal(
+      full.body.conflictingRequest.message,
+      `Failed to attach network adapter device to ${id}: no free slot for another NIC (2 at most)`,
+    );
+    assert.equal(await ports(), 2, 'the port made for the attach is deleted again');
+
+    // A port the user brings is left to them, unbound, as it was.
+    const own = await h.neighbour('network', 'POST', '/v2.0/ports', {
+      body: { port: { network_id: h.networkId, project_id: 'project-a' } },
+    });
+    const refused = await attach({ port_id: own.body.port.id });
+    assert.equal(refused.status, 409, refused.text);
+    const after = await h.neighbour('network', 'GET', `/v2.0/ports/${own.body.port.id}`);
+    assert.equal(after.body.port.device_id, '');
+    assert.equal(after.body.port['binding:host_id'], '');
+    assert.equal((await h.call('GET', base, { token: alice })).body.interfaceAttachments.length, 2);
+  });
+
+  it('on server delete, deletes the port it made for an attach and unbinds the one the user brought', async (t) => {
+    const h = await serversHarness(t, { hosts: [{ hostname: 'host-1' }] });
+    const alice = h.token('alice', 'project-a');
+    const id = (await activeServer(h, { token: alice })).id as string;
+    const base = `/v2.1/servers/${id}/os-interface`;
+    const attach = async (body: object) =>
+      (await h.call('POST', base, { token: alice, body: { interfaceAttachment: body } })).body
+        .interfaceAttachment.port_id as string;
+    const made = await attach({ net_id: h.networkId });
+    const own = await h.neighbour('network', 'POST', '/v2.0/ports', {
+      body: { port: { network_id: h.networkId, project_id: 'project-a' } },
+    });
+    assert.equal(await attach({ port_id: own.body.port.id }), own.body.port.id);
+    assert.equal((await h.call('DELETE', `/v2.1/servers/${id}`, { token: alice })).status, 204);
+    await h.waitFor(id, (s) => s === undefined);
+    assert.equal((await h.neighbour('network', 'GET', `/v2.0/ports/${made}`)).status, 404);
+    const kept = await h.neighbour('network', 'GET', `/v2.0/ports/${own.body.port.id}`);
+    assert.equal(kept.status, 200, 'the port the user brought is still there');
+    assert.equal(kept.body.port.device_id, '');
+    assert.equal(kept.body.port['binding:host_id'], '');
+  });
 });

@@ -5,11 +5,11 @@
  */
 import { UpstreamStatusError } from '../../common/http/json-client.ts';
 import type { JsonObject } from '../../common/messaging/bus.ts';
-import type { PortSummary } from '../../network/client.ts';
+import type { AsUser, PortSummary } from '../../network/client.ts';
 import type { Instance, Vif } from '../instance-model.ts';
 import { vifOf } from '../instance-network.ts';
 import type { WorkerDeps } from '../lifecycle.ts';
-import { canPlug, type VirtDriver } from '../virt/driver.ts';
+import { canPlug, GuestDeviceError, type VirtDriver } from '../virt/driver.ts';
 
 export type InterfaceContext = WorkerDeps & { host: string; driver: VirtDriver };
 
@@ -33,6 +33,22 @@ function guestVif(v: Vif) {
     addresses: v.ips.map((ip) => ip.address),
     mtu: v.mtu,
   };
+}
+
+/** A port the server made is deleted; one the user brought is unbound and left to them. */
+async function releasePort(
+  ctx: InterfaceContext,
+  portId: string,
+  owned: boolean,
+  as: AsUser,
+): Promise<void> {
+  if (owned) await ctx.network.deletePort(portId, as);
+  else
+    await ctx.network.updatePort(
+      portId,
+      { device_id: '', device_owner: '', 'binding:host_id': '' },
+      as,
+    );
 }
 
 export async function attachInterface(
@@ -98,7 +114,21 @@ export async function attachInterface(
   }
   const net = await ctx.network.getNetwork(port.network_id, as);
   const vif = vifOf(port, net?.name ?? '', net?.mtu ?? 1500, owned);
-  if (canPlug(ctx.driver)) await ctx.driver.attachInterface(uuid, guestVif(vif));
+  if (canPlug(ctx.driver)) {
+    try {
+      await ctx.driver.attachInterface(uuid, guestVif(vif));
+    } catch (err) {
+      // The guest did not take it: the port goes back as it was, not left bound to nothing.
+      await releasePort(ctx, port.id, owned, as);
+      if (err instanceof GuestDeviceError)
+        return failure(
+          409,
+          'compute.interface_attach_failed',
+          `Failed to attach network adapter device to ${uuid}: ${err.message}`,
+        );
+      throw err;
+    }
+  }
   const current = (await ctx.instances.row(uuid)) ?? instance;
   await ctx.instances.db.transaction().execute(async (trx) => {
     await ctx.instances.update(
@@ -141,14 +171,7 @@ export async function detachInterface(
   if (vif === undefined)
     return failure(404, 'compute.port_not_found', `Port ${portId} could not be found.`);
   if (canPlug(ctx.driver)) await ctx.driver.detachInterface(uuid, portId);
-  const as = { globalRequestId: requestId };
-  if (vif.ownedByInstance) await ctx.network.deletePort(portId, as);
-  else
-    await ctx.network.updatePort(
-      portId,
-      { device_id: '', device_owner: '', 'binding:host_id': '' },
-      as,
-    );
+  await releasePort(ctx, portId, vif.ownedByInstance, { globalRequestId: requestId });
   await ctx.instances.db.transaction().execute(async (trx) => {
     await ctx.instances.update(
       uuid,

@@ -104,9 +104,18 @@ export interface SnapshottingDriver extends VirtDriver {
 }
 
 export interface InterfaceDriver extends VirtDriver {
-  /** Plugs another interface into the running guest. */
+  /**
+   * Gives the guest another interface: plugged in while it runs, and kept for its next start
+   * either way. One it has already is fine.
+   * @throws GuestDeviceError when the guest cannot take it (no free slot, a state that forbids
+   *   it, the hypervisor refused); GuestNotFoundError for a guest the host lacks.
+   */
   attachInterface(uuid: string, vif: Vif): Promise<void>;
-  /** Unplugs the interface of `portId`; one the guest does not have is fine. */
+  /**
+   * Takes the interface of `portId` away: unplugged while the guest runs, and gone from its next
+   * start either way. One the guest does not have is fine.
+   * @throws GuestNotFoundError for a guest the host lacks.
+   */
   detachInterface(uuid: string, portId: string): Promise<void>;
 }
 
@@ -183,6 +192,14 @@ export class GuestBuildError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'GuestBuildError';
+  }
+}
+
+/** The guest cannot take or give up a device now; the message says why. */
+export class GuestDeviceError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'GuestDeviceError';
   }
 }
 

@@ -7,12 +7,14 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import {
   canPause,
+  canPlug,
   canSnapshot,
   GuestNotFoundError,
   hasConsole,
   POWER_STATE,
   type GuestSpec,
   type VirtDriver,
+  type Vif,
 } from '../../../src/compute/virt/driver.ts';
 
 export type DriverUnderTest = {
@@ -42,6 +44,19 @@ export function guestSpec(imageId: string, fields: Partial<GuestSpec> = {}): Gue
     keyData: null,
     metadata: {},
     configDrive: false,
+    ...fields,
+  };
+}
+
+/** An interface on a network of its own (a QEMU host makes a bridge for it, and removes it). */
+export function testVif(n: number, fields: Partial<Vif> = {}): Vif {
+  const id = randomUUID();
+  return {
+    portId: id,
+    networkId: `net-${id}`,
+    macAddress: `fa:16:3e:00:00:${n.toString(16).padStart(2, '0')}`,
+    addresses: [],
+    mtu: 1500,
     ...fields,
   };
 }
@@ -127,6 +142,23 @@ export function driverConformance(name: string, make: () => Promise<DriverUnderT
       assert.equal(await state(spec.uuid), POWER_STATE.RUNNING);
       await t.driver.destroy(spec.uuid);
       await assert.rejects(t.driver.snapshot(spec.uuid), GuestNotFoundError);
+    });
+
+    it('plugs an interface into a running guest and out, each once however often asked', async () => {
+      if (!canPlug(t.driver)) return;
+      const spec = guestSpec(t.imageId);
+      const vif = testVif(1);
+      await t.driver.spawn(spec);
+      await settled(spec.uuid);
+      await t.driver.attachInterface(spec.uuid, vif);
+      await t.driver.attachInterface(spec.uuid, vif);
+      await t.driver.detachInterface(spec.uuid, vif.portId);
+      await t.driver.detachInterface(spec.uuid, vif.portId);
+      await t.driver.detachInterface(spec.uuid, 'no-such-port');
+      assert.equal(await state(spec.uuid), POWER_STATE.RUNNING);
+      await t.driver.destroy(spec.uuid);
+      await assert.rejects(t.driver.attachInterface(spec.uuid, vif), GuestNotFoundError);
+      await assert.rejects(t.driver.detachInterface(spec.uuid, vif.portId), GuestNotFoundError);
     });
 
     it('shows the console of a guest it has, and refuses one it lacks', async () => {

@@ -5,6 +5,7 @@
  */
 import {
   GuestBuildError,
+  GuestDeviceError,
   GuestNotFoundError,
   POWER_STATE,
   type ConsoleDriver,
@@ -32,6 +33,8 @@ export type FakeDriverOptions = {
   failSpawn?: (spec: GuestSpec) => string | undefined;
   /** Decides whether an action on a guest fails (`pause`, `power_off`, …): a message, or undefined. */
   failAction?: (call: string, uuid: string) => string | undefined;
+  /** How many interfaces a guest takes at most, as QEMU's PCIe slots (default: no limit). */
+  maxNics?: number;
 };
 
 type FakeGuest = {
@@ -154,6 +157,9 @@ export class FakeDriver
     this.calls.push(`attach_interface ${uuid} ${vif.portId}`);
     const guest = this.#guest(uuid);
     if (guest.spec.vifs.some((v) => v.portId === vif.portId)) return;
+    const max = this.#options.maxNics ?? Infinity;
+    if (guest.spec.vifs.length >= max)
+      throw new GuestDeviceError(`no free slot for another NIC (${max} at most)`);
     guest.spec = { ...guest.spec, vifs: [...guest.spec.vifs, vif] };
   }
 
