@@ -193,6 +193,28 @@ describe('openstack CLI: real VMs on QEMU', { timeout: 900_000 }, () => {
     await consoleWith('vm1', READY_MARKER, markers + 1);
   });
 
+  it('plugs interfaces into the running guest and one out again, as the console shows', async () => {
+    const id = String((await cloud.json(['server', 'show', 'vm1']))['id']);
+    const ports = async () => cloud.json<Row[]>(['port', 'list', '--server', 'vm1']);
+    const [first] = await ports();
+    await cloud.ok(['server', 'add', 'network', 'vm1', 'private']);
+    const added = (await ports()).find((p) => p['ID'] !== first?.['ID']);
+    assert.ok(added !== undefined);
+    await consoleWith('vm1', `tstack-test: nic added eth1 ${String(added['MAC Address'])}`, 1);
+
+    await cloud.ok(['port', 'create', '--network', 'private', 'p2']);
+    await cloud.ok(['server', 'add', 'port', 'vm1', 'p2']);
+    const p2 = await cloud.json(['port', 'show', 'p2']);
+    assert.equal(p2['device_id'], id);
+    await consoleWith('vm1', `tstack-test: nic added eth2 ${String(p2['mac_address'])}`, 1);
+
+    await cloud.ok(['server', 'remove', 'port', 'vm1', String(added['ID'])]);
+    await consoleWith('vm1', 'tstack-test: nic removed eth1', 1);
+    assert.deepEqual((await ports()).map((p) => p['ID']).sort(), [first?.['ID'], p2['id']].sort());
+    // The port the server made for it went with it; p2 stays with the guest from here on.
+    await cloud.fails(['port', 'show', String(added['ID'])]);
+  });
+
   it('resizes and confirms; migrates cold and live between the two hypervisors', async () => {
     const seen = await cloud.ok(['console', 'log', 'show', 'vm1']);
     const [markers, buttons] = [count(seen, READY_MARKER), count(seen, POWER_BUTTON)];
@@ -226,11 +248,11 @@ describe('openstack CLI: real VMs on QEMU', { timeout: 900_000 }, () => {
 
   it('deletes, leaving no QEMU process, guest folder or tap device', async () => {
     const ports = await cloud.json<Row[]>(['port', 'list', '--server', 'vm1']);
-    assert.equal(ports.length, 1);
+    assert.equal(ports.length, 2, 'its own port and p2');
     const network = String((await cloud.json(['network', 'show', 'private']))['id']);
     const links = [
       bridgeName(network),
-      ...['ts-qemu', 'ts-qemu-2'].map((h) => tapName(h, String(ports[0]?.['ID']))),
+      ...['ts-qemu', 'ts-qemu-2'].flatMap((h) => ports.map((p) => tapName(h, String(p['ID'])))),
     ];
     await cloud.ok(['server', 'start', 'vm1']);
     await status('vm1', 'ACTIVE');
@@ -250,5 +272,7 @@ describe('openstack CLI: real VMs on QEMU', { timeout: 900_000 }, () => {
       );
     const present = execFileSync('ip', ['-br', 'link'], { encoding: 'utf8' });
     for (const link of links) assert.ok(!present.includes(link), `${link} is still there`);
+    // The port the user brought is theirs again, unbound.
+    assert.equal((await cloud.json(['port', 'show', 'p2']))['device_id'], '');
   });
 });

@@ -6,6 +6,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, normalize } from 'node:path';
 import { flag, pathIn, PrivilegedRunner } from '../../../common/privileged/index.ts';
+import type { GuestSpec } from '../driver.ts';
 
 export type ConfigDriveOptions = {
   /** The ISO file to write; it and the staging folder must be inside `roots`. */
@@ -51,4 +52,49 @@ export async function buildConfigDrive(
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
+}
+
+/** The config drive's files of a guest as Nova lays them out (`openstack/latest/…`). */
+export function configDriveFiles(spec: GuestSpec): Record<string, string> {
+  const keys: Record<string, string> = {};
+  if (spec.keyData !== null) keys[spec.keyName ?? 'key'] = spec.keyData;
+  const meta = {
+    uuid: spec.uuid,
+    name: spec.name,
+    hostname: spec.hostname,
+    launch_index: 0,
+    availability_zone: null,
+    meta: spec.metadata,
+    public_keys: keys,
+    keys: Object.entries(keys).map(([name, data]) => ({ name, type: 'ssh', data })),
+    project_id: null,
+    devices: [],
+  };
+  const files: Record<string, string> = {
+    'openstack/latest/meta_data.json': JSON.stringify(meta),
+    'openstack/latest/network_data.json': JSON.stringify(networkData(spec)),
+  };
+  if (spec.userData !== null)
+    files['openstack/latest/user_data'] = Buffer.from(spec.userData, 'base64').toString('utf8');
+  return files;
+}
+
+/** `network_data.json`: the guest's links and networks, DHCP-configured (Nova's shape). */
+function networkData(spec: GuestSpec): Record<string, unknown> {
+  return {
+    links: spec.vifs.map((v, i) => ({
+      id: `tap${i}`,
+      vif_id: v.portId,
+      type: 'ovs',
+      mtu: v.mtu,
+      ethernet_mac_address: v.macAddress,
+    })),
+    networks: spec.vifs.map((v, i) => ({
+      id: `network${i}`,
+      link: `tap${i}`,
+      network_id: v.networkId,
+      type: 'ipv4_dhcp',
+    })),
+    services: [],
+  };
 }

@@ -14,6 +14,11 @@
  *     when it starts with `#!`, its output going to the console;
  *  5. prints the marker line (see `READY_MARKER`) and stays up; the ACPI power button (QEMU's
  *     `system_powerdown`) powers it off, so a stop is a clean shutdown rather than a timeout.
+ *
+ * From step 2 on, an interface plugged in while the guest runs is announced on the console
+ * (`tstack-test: nic added eth1 <mac>`), brought up with DHCP, and announced again when it is
+ * unplugged (`tstack-test: nic removed eth1`): busybox `uevent` runs `/etc/nic-event` for each
+ * kernel event (the kernel has no uevent helper of its own).
  */
 
 /** The start of the line the guest prints when it is up: `tstack-test: ready hostname=… …`. */
@@ -70,6 +75,7 @@ if [ -e /sys/class/net/eth0 ]; then
   net=$(address)
 fi
 say "network eth0 $net"
+uevent /etc/nic-event >/dev/null 2>&1 &
 
 source=none
 data=/tmp/cloud
@@ -149,6 +155,26 @@ case "$1" in
     for r in $router; do ip route replace default via "$r" dev "$interface"; break; done
     : > /etc/resolv.conf
     for d in $dns; do echo "nameserver $d" >> /etc/resolv.conf; done
+    ;;
+esac
+exit 0
+`;
+
+/** What `uevent` runs for each kernel event, the event in its environment. */
+export const NIC_EVENT_SCRIPT = `#!/bin/sh
+[ "$SUBSYSTEM" = net ] || exit 0
+case "$INTERFACE" in eth*) ;; *) exit 0 ;; esac
+pidfile=/run/udhcpc.$INTERFACE.pid
+case "$ACTION" in
+  add)
+    echo "tstack-test: nic added $INTERFACE $(cat /sys/class/net/$INTERFACE/address)" > /dev/console
+    ip link set "$INTERFACE" up
+    udhcpc -i "$INTERFACE" -s /etc/udhcpc.script -f -t 3 -T 1 -A 1 -p $pidfile >/dev/null 2>&1 &
+    ;;
+  remove)
+    [ -f $pidfile ] && kill "$(cat $pidfile)" 2>/dev/null
+    rm -f $pidfile
+    echo "tstack-test: nic removed $INTERFACE" > /dev/console
     ;;
 esac
 exit 0

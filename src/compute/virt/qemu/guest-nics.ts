@@ -7,6 +7,10 @@
  * Names are `ts-` and a digest: a bridge's of its network id, so every host of the machine
  * shares it; a tap's of its host and port, so the source and destination of a live migration
  * on one machine never clash.
+ *
+ * Inside the guest each NIC sits on a PCIe root port of its own, its slot, so one can be
+ * plugged in or out while the guest runs. A NIC keeps its slot for the guest's life: the two
+ * ends of a live migration must have the same devices at the same places.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -17,7 +21,41 @@ import {
   plugIntoBridge,
   type PrivilegedRunner,
 } from '../../../common/privileged/index.ts';
-import type { Vif } from '../driver.ts';
+import { GuestDeviceError, type Vif } from '../driver.ts';
+
+/** How many NICs a guest takes: it starts with this many PCIe root ports for them. */
+export const NIC_SLOTS = 8;
+
+/** A guest's NICs: the slot of each, by port id. */
+export type NicSlots = Readonly<Record<string, number>>;
+
+/**
+ * Slots for `vifs`: each keeps its slot in `kept`, the others take the lowest free ones, in
+ * order, passing over those in `busy` (slots whose device has not yet gone).
+ * @throws GuestDeviceError when there are more NICs than slots.
+ */
+export function assignSlots(
+  vifs: readonly Vif[],
+  kept: NicSlots = {},
+  busy: ReadonlySet<number> = new Set(),
+): NicSlots {
+  const out: Record<string, number> = {};
+  for (const vif of vifs) {
+    const slot = kept[vif.portId];
+    if (slot !== undefined) out[vif.portId] = slot;
+  }
+  const taken = new Set([...busy, ...Object.values(out)]);
+  for (const vif of vifs) {
+    if (out[vif.portId] !== undefined) continue;
+    let slot = 0;
+    while (taken.has(slot)) slot++;
+    if (slot >= NIC_SLOTS)
+      throw new GuestDeviceError(`no free slot for another NIC (${NIC_SLOTS} at most)`);
+    out[vif.portId] = slot;
+    taken.add(slot);
+  }
+  return out;
+}
 
 function digest(text: string): string {
   return createHash('sha256').update(text).digest('hex').slice(0, 11);

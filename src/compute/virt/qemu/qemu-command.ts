@@ -12,7 +12,12 @@ import {
   type Arg,
 } from '../../../common/privileged/index.ts';
 import type { GuestSpec } from '../driver.ts';
-import { tapName } from './guest-nics.ts';
+import { NIC_SLOTS, tapName, type NicSlots } from './guest-nics.ts';
+
+/** QEMU's ids for the NIC in `slot`: its root port, its device and its network backend. */
+export function nicIds(slot: number): { port: string; device: string; netdev: string } {
+  return { port: `nicslot${slot}`, device: `nic${slot}`, netdev: `net${slot}` };
+}
 
 export type GuestFiles = {
   /** The path `file` of the guest's folder as a validated argument. */
@@ -22,6 +27,8 @@ export type GuestFiles = {
   configDrive: boolean;
   /** A rescue disk booted first, the guest's own disk second (Nova's rescue). */
   rescue: boolean;
+  /** The slot of each of `spec.vifs`. */
+  nics: NicSlots;
 };
 
 export type LaunchMode = {
@@ -102,12 +109,26 @@ export function qemuCommand(spec: GuestSpec, files: GuestFiles, mode: LaunchMode
   for (const disk of files.extraDisks) args.push(...drive(at(disk), 'qcow2'));
   if (files.configDrive) args.push(...drive(at('config.iso'), 'raw', true));
   if (spec.vifs.length === 0) args.push(flag('-nic'), flag('none'));
-  spec.vifs.forEach((vif, i) => {
+  for (let slot = 0; slot < NIC_SLOTS; slot++)
+    args.push(
+      flag('-device'),
+      qemuOptions(
+        [
+          ['id', flag(nicIds(slot).port)],
+          ['chassis', byteSize(slot + 1)],
+        ],
+        flag('pcie-root-port'),
+      ),
+    );
+  for (const vif of spec.vifs) {
+    const slot = files.nics[vif.portId];
+    if (slot === undefined) throw new Error(`NIC of port ${vif.portId} has no slot`);
+    const ids = nicIds(slot);
     args.push(
       flag('-netdev'),
       qemuOptions(
         [
-          ['id', flag(`net${i}`)],
+          ['id', flag(ids.netdev)],
           ['ifname', flag(tapName(mode.hostname, vif.portId))],
           ['script', flag('no')],
           ['downscript', flag('no')],
@@ -117,13 +138,15 @@ export function qemuCommand(spec: GuestSpec, files: GuestFiles, mode: LaunchMode
       flag('-device'),
       qemuOptions(
         [
-          ['netdev', flag(`net${i}`)],
+          ['id', flag(ids.device)],
+          ['netdev', flag(ids.netdev)],
           ['mac', macAddress(vif.macAddress)],
+          ['bus', flag(ids.port)],
         ],
         flag('virtio-net-pci'),
       ),
     );
-  });
+  }
   if (mode.loadvm !== undefined) args.push(flag('-loadvm'), flag(mode.loadvm));
   if (mode.incoming !== undefined)
     args.push(flag('-incoming'), prefixed('unix:', at(mode.incoming)));

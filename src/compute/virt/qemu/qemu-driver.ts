@@ -8,6 +8,10 @@
  * ephemeral and swap disks), `config.iso` (the config drive), `console.log` (the serial
  * console), `qmp.sock` and `qemu.pid`.
  *
+ * Interfaces are plugged in and out of a running guest over QMP (`netdev_add` and `device_add`
+ * into a free PCIe root port; `device_del`, which the guest completes through ACPI), and the
+ * guest's file keeps the list for its next start.
+ *
  * A guest "exists" while its folder does; it runs while the process in `qemu.pid` is alive and
  * is the QEMU named after it (`-name guest=<uuid>`), so a reused pid is never mistaken for it.
  */
@@ -28,6 +32,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import {
   flag,
+  macAddress,
   pathIn,
   PrivilegedRunner,
   qemuImgConvert,
@@ -39,6 +44,7 @@ import {
 } from '../../../common/privileged/index.ts';
 import {
   GuestBuildError,
+  GuestDeviceError,
   GuestNotFoundError,
   POWER_STATE,
   type ConsoleDriver,
@@ -47,19 +53,21 @@ import {
   type GuestSpec,
   type HostResources,
   type ImageCachingDriver,
+  type InterfaceDriver,
   type MigratingDriver,
   type PausingDriver,
   type PowerState,
   type RescuingDriver,
   type SnapshottingDriver,
   type SuspendingDriver,
+  type Vif,
 } from '../driver.ts';
-import { buildConfigDrive } from './config-drive.ts';
-import { plugTaps, unplugTaps } from './guest-nics.ts';
+import { buildConfigDrive, configDriveFiles } from './config-drive.ts';
+import { assignSlots, plugTaps, tapName, unplugTaps, type NicSlots } from './guest-nics.ts';
 import { HOST_FOLDER_PREFIX, type BaseImageCache, type QemuImage } from './image-cache.ts';
 import type { Accel } from './kvm-probe.ts';
 import { qmp, QmpError } from './qmp.ts';
-import { qemuCommand, type LaunchMode } from './qemu-command.ts';
+import { nicIds, qemuCommand, type LaunchMode } from './qemu-command.ts';
 
 export type QemuDriverOptions = {
   readonly hostname: string;
@@ -83,6 +91,8 @@ type GuestFile = {
   rescue?: QemuImage;
   /** The guest's memory is saved in its root disk (a suspend); it resumes from there. */
   suspended?: boolean;
+  /** The slot of each NIC (a guest made before slots had them in the order of its vifs). */
+  nics?: NicSlots;
 };
 
 const GIB = 1024 ** 3;
@@ -93,6 +103,8 @@ const EXIT_WAIT_MS = 10_000;
 const MIGRATION_TIMEOUT_MS = 300_000;
 /** The name of the VM state a suspend saves in the root disk. */
 const SUSPEND_STATE = 'tstack-suspend';
+/** How long an unplugged NIC may take to leave a running guest (the guest ejects it). */
+const UNPLUG_WAIT_MS = 10_000;
 /** A unix socket path is at most 107 bytes. */
 const MAX_SOCKET_PATH = 107;
 
@@ -111,7 +123,8 @@ export class QemuDriver
     SnapshottingDriver,
     ConsoleDriver,
     MigratingDriver,
-    ImageCachingDriver
+    ImageCachingDriver,
+    InterfaceDriver
 {
   readonly #o: QemuDriverOptions;
   readonly #runner: PrivilegedRunner;
@@ -201,7 +214,12 @@ export class QemuDriver
               this.#qemuImg(),
             ),
           );
-          guest = await this.#save(spec.uuid, { spec, image, extraDisks: extraDisks(spec) });
+          guest = await this.#save(spec.uuid, {
+            spec,
+            image,
+            extraDisks: extraDisks(spec),
+            nics: assignSlots(spec.vifs),
+          });
         } finally {
           this.#o.images.release(image.path);
         }
@@ -260,6 +278,7 @@ export class QemuDriver
         extraDisks: guest.extraDisks,
         configDrive: spec.configDrive,
         rescue: guest.rescue !== undefined,
+        nics: nicsOf(guest),
       },
       { accel: this.#o.accel?.accel ?? 'tcg', hostname: this.#o.hostname, ...mode },
     );
@@ -507,7 +526,12 @@ export class QemuDriver
       });
       if (old.extraDisks.includes('disk.eph0') && spec.ephemeralGb > 0)
         await copyFile(join(from, 'disk.eph0'), join(dir, 'disk.eph0'));
-      await this.#save(uuid, { spec, image: old.image, extraDisks: extraDisks(spec) });
+      await this.#save(uuid, {
+        spec,
+        image: old.image,
+        extraDisks: extraDisks(spec),
+        nics: assignSlots(spec.vifs),
+      });
     });
   }
 
@@ -547,7 +571,13 @@ export class QemuDriver
         await link(join(from, disk), join(dir, disk));
       }
       await copyFile(join(from, 'console.log'), join(dir, 'console.log')).catch(() => undefined);
-      const guest = await this.#save(uuid, { spec, image: old.image, extraDisks: old.extraDisks });
+      // The same devices in the same places as the source, or QEMU cannot take its state.
+      const guest = await this.#save(uuid, {
+        spec,
+        image: old.image,
+        extraDisks: old.extraDisks,
+        nics: assignSlots(spec.vifs, nicsOf(old)),
+      });
       await rm(join(dir, 'migrate.sock'), { force: true });
       await this.#launch(guest, { incoming: 'migrate.sock' });
     });
@@ -577,6 +607,97 @@ export class QemuDriver
     // The guest runs there now; here only its old QEMU and folder are left.
     await this.#stop(uuid);
     await rm(this.#dir(uuid), { recursive: true, force: true });
+  }
+
+  async attachInterface(uuid: string, vif: Vif): Promise<void> {
+    let guest = await this.#known(uuid);
+    if (guest.suspended === true || guest.rescue !== undefined)
+      throw new GuestDeviceError(
+        `guest ${uuid} is ${guest.suspended === true ? 'suspended' : 'rescued'}`,
+      );
+    try {
+      macAddress(vif.macAddress);
+    } catch (err) {
+      throw new GuestDeviceError(`bad MAC address ${vif.macAddress}`, { cause: err });
+    }
+    const running = (await this.#pid(uuid)) !== undefined;
+    const present = running ? await this.#nicSlotsInUse(uuid) : new Set<number>();
+    let slot = nicsOf(guest)[vif.portId];
+    if (slot === undefined) {
+      // Kept first, so the guest's next start has it whatever happens below.
+      const vifs = [...guest.spec.vifs, vif];
+      const nics = assignSlots(vifs, nicsOf(guest), present);
+      guest = await this.#save(uuid, { ...guest, spec: { ...guest.spec, vifs }, nics });
+      slot = nics[vif.portId] ?? 0;
+    }
+    if (!running || present.has(slot)) return;
+    const ids = nicIds(slot);
+    try {
+      await this.#qmp(uuid, 'netdev_add', {
+        type: 'tap',
+        id: ids.netdev,
+        ifname: tapName(this.#o.hostname, vif.portId),
+        script: 'no',
+        downscript: 'no',
+      }).catch(unlessDuplicate);
+      await this.#qmp(uuid, 'device_add', {
+        driver: 'virtio-net-pci',
+        id: ids.device,
+        netdev: ids.netdev,
+        mac: vif.macAddress,
+        bus: ids.port,
+      });
+    } catch (err) {
+      await this.#qmp(uuid, 'netdev_del', { id: ids.netdev }).catch(() => undefined);
+      const { [vif.portId]: _, ...nics } = nicsOf(guest);
+      const vifs = guest.spec.vifs.filter((v) => v.portId !== vif.portId);
+      await this.#save(uuid, { ...guest, spec: { ...guest.spec, vifs }, nics });
+      throw new GuestDeviceError(
+        `QEMU refused the NIC: ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
+    }
+    await plugTaps(this.#o.hostname, [vif], this.#runner);
+  }
+
+  async detachInterface(uuid: string, portId: string): Promise<void> {
+    const guest = await this.#known(uuid);
+    const vif = guest.spec.vifs.find((v) => v.portId === portId);
+    if (vif === undefined) return;
+    const { [portId]: slot, ...nics } = nicsOf(guest);
+    // Unplugged first, so a retry after a crash finds the NIC still listed and unplugs again.
+    if (slot !== undefined && (await this.#pid(uuid)) !== undefined) await this.#unplug(uuid, slot);
+    const vifs = guest.spec.vifs.filter((v) => v.portId !== portId);
+    await this.#save(uuid, { ...guest, spec: { ...guest.spec, vifs }, nics });
+    await unplugTaps(this.#o.hostname, [vif], this.#runner);
+  }
+
+  /**
+   * Asks the guest to let the NIC in `slot` go and closes its tap at once; waits for the guest
+   * to eject it while it runs. A paused guest (or one that does not answer) ejects it later: the
+   * slot stays busy until then (`#nicSlotsInUse`).
+   */
+  async #unplug(uuid: string, slot: number): Promise<void> {
+    const ids = nicIds(slot);
+    await this.#qmp(uuid, 'device_del', { id: ids.device }).catch(unlessNotFound);
+    await this.#qmp(uuid, 'netdev_del', { id: ids.netdev }).catch(unlessNotFound);
+    const { status } = await this.#qmp<{ status: string }>(uuid, 'query-status');
+    if (status !== 'running') return;
+    const until = Date.now() + UNPLUG_WAIT_MS;
+    while ((await this.#nicSlotsInUse(uuid)).has(slot) && Date.now() < until) await sleep(50);
+  }
+
+  /** The slots of the running guest that hold a NIC device. */
+  async #nicSlotsInUse(uuid: string): Promise<Set<number>> {
+    const children = await this.#qmp<{ name: string }[]>(uuid, 'qom-list', {
+      path: '/machine/peripheral',
+    });
+    const slots = new Set<number>();
+    for (const { name } of children) {
+      const found = /^nic(\d+)$/.exec(name);
+      if (found !== null) slots.add(Number(found[1]));
+    }
+    return slots;
   }
 
   async cleanImageCache(minAgeMs: number): Promise<string[]> {
@@ -635,6 +756,24 @@ async function readGuest(dir: string): Promise<GuestFile | undefined> {
   }
 }
 
+function nicsOf(guest: GuestFile): NicSlots {
+  return guest.nics ?? Object.fromEntries(guest.spec.vifs.map((v, i) => [v.portId, i]));
+}
+
+/** QEMU's answer to a second add of a device or backend that is there already. */
+function unlessDuplicate(err: unknown): void {
+  if (!(err instanceof QmpError && /duplicate/i.test(err.message))) throw err;
+}
+
+/** QEMU's answer to a removal of a device or backend that is gone already. */
+function unlessNotFound(err: unknown): void {
+  if (!(
+    err instanceof QmpError &&
+    (err.errorClass === 'DeviceNotFound' || /not found/i.test(err.message))
+  ))
+    throw err;
+}
+
 function extraDisks(spec: GuestSpec): string[] {
   return [
     ...(spec.ephemeralGb > 0 ? ['disk.eph0'] : []),
@@ -667,49 +806,4 @@ function powerStateOf(status: string | undefined): PowerState {
     default:
       return POWER_STATE.NOSTATE;
   }
-}
-
-/** The config drive's files as Nova lays them out (`openstack/latest/…`). */
-function configDriveFiles(spec: GuestSpec): Record<string, string> {
-  const keys: Record<string, string> = {};
-  if (spec.keyData !== null) keys[spec.keyName ?? 'key'] = spec.keyData;
-  const meta = {
-    uuid: spec.uuid,
-    name: spec.name,
-    hostname: spec.hostname,
-    launch_index: 0,
-    availability_zone: null,
-    meta: spec.metadata,
-    public_keys: keys,
-    keys: Object.entries(keys).map(([name, data]) => ({ name, type: 'ssh', data })),
-    project_id: null,
-    devices: [],
-  };
-  const files: Record<string, string> = {
-    'openstack/latest/meta_data.json': JSON.stringify(meta),
-    'openstack/latest/network_data.json': JSON.stringify(networkData(spec)),
-  };
-  if (spec.userData !== null)
-    files['openstack/latest/user_data'] = Buffer.from(spec.userData, 'base64').toString('utf8');
-  return files;
-}
-
-/** `network_data.json`: the guest's links and networks, DHCP-configured (Nova's shape). */
-function networkData(spec: GuestSpec): Record<string, unknown> {
-  return {
-    links: spec.vifs.map((v, i) => ({
-      id: `tap${i}`,
-      vif_id: v.portId,
-      type: 'ovs',
-      mtu: v.mtu,
-      ethernet_mac_address: v.macAddress,
-    })),
-    networks: spec.vifs.map((v, i) => ({
-      id: `network${i}`,
-      link: `tap${i}`,
-      network_id: v.networkId,
-      type: 'ipv4_dhcp',
-    })),
-    services: [],
-  };
 }

@@ -23,6 +23,7 @@ import { cpioNewc, type CpioEntry } from './cpio.ts';
 import {
   GUEST_MODULES,
   INIT_SCRIPT,
+  NIC_EVENT_SCRIPT,
   POWER_BUTTON_SCRIPT,
   SYSLINUX_CFG,
   UDHCPC_SCRIPT,
@@ -68,6 +69,7 @@ export function testImageName(): string {
         LAYOUT,
         INIT_SCRIPT,
         UDHCPC_SCRIPT,
+        NIC_EVENT_SCRIPT,
         POWER_BUTTON_SCRIPT,
         SYSLINUX_CFG,
         ...GUEST_MODULES,
@@ -148,6 +150,7 @@ export async function buildTestImage(options: BuildOptions): Promise<TestImage> 
       },
       { path: 'init', type: 'file', mode: 0o755, data: Buffer.from(INIT_SCRIPT) },
       { path: 'etc/udhcpc.script', type: 'file', mode: 0o755, data: Buffer.from(UDHCPC_SCRIPT) },
+      { path: 'etc/nic-event', type: 'file', mode: 0o755, data: Buffer.from(NIC_EVENT_SCRIPT) },
       { path: 'etc/modules', type: 'file', data: Buffer.from(`${GUEST_MODULES.join('\n')}\n`) },
       { path: 'etc/acpi', type: 'dir' },
       { path: 'etc/acpi/PWRF', type: 'dir' },

@@ -19,16 +19,20 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { POWER_STATE, type GuestSpec } from '../../../../src/compute/virt/driver.ts';
+import {
+  GuestDeviceError,
+  POWER_STATE,
+  type GuestSpec,
+} from '../../../../src/compute/virt/driver.ts';
 import { READY_MARKER } from '../../../../src/compute/virt/qemu/guest-init.ts';
-import { bridgeName, tapName } from '../../../../src/compute/virt/qemu/guest-nics.ts';
+import { bridgeName, NIC_SLOTS, tapName } from '../../../../src/compute/virt/qemu/guest-nics.ts';
 import {
   BaseImageCache,
   UnusableImageError,
 } from '../../../../src/compute/virt/qemu/image-cache.ts';
 import { hostFolder, QemuDriver } from '../../../../src/compute/virt/qemu/qemu-driver.ts';
 import { testImagePath } from '../../../helpers/guest-image.ts';
-import { driverConformance, guestSpec } from '../driver-conformance.ts';
+import { driverConformance, guestSpec, testVif } from '../driver-conformance.ts';
 
 const BOOT_WAIT_MS = 60_000;
 const POWER_BUTTON = 'tstack-test: power button: powering off';
@@ -296,6 +300,104 @@ describe('qemu driver: what the guest shows', { timeout: 600_000 }, () => {
     await waitGone(pid);
     assert.ok(!existsSync(dir));
     for (const link of [...taps, bridge]) assert.ok(!linkExists(link), `${link} is still there`);
+  });
+
+  it('plugs NICs into a running guest and out, keeps them for its next start and through a live migration', async () => {
+    const net = `net-${Date.now()}`;
+    const [v1, v2, v3, v4] = [1, 2, 3, 4].map((n) => testVif(n, { networkId: net }));
+    assert.ok(v1 && v2 && v3 && v4);
+    const spec = guestSpec('tstack-test', { configDrive: true, vifs: [v1] });
+    const bridge = bridgeName(net);
+    const onBridge = () =>
+      (
+        JSON.parse(
+          execFileSync('ip', ['-j', 'link', 'show', 'master', bridge], { encoding: 'utf8' }),
+        ) as { ifname: string }[]
+      )
+        .map((p) => p.ifname)
+        .sort();
+    const taps = (host: string, ...vifs: { portId: string }[]) =>
+      vifs.map((v) => tapName(host, v.portId)).sort();
+    await a.spawn(spec);
+    await ready(a, spec.uuid);
+
+    await a.attachInterface(spec.uuid, v2);
+    await a.attachInterface(spec.uuid, v2);
+    await m.console(a, spec.uuid, `tstack-test: nic added eth1 ${v2.macAddress}`, 1);
+    assert.deepEqual(onBridge(), taps('ts-host-a', v1, v2));
+    await a.detachInterface(spec.uuid, v2.portId);
+    const removed = await m.console(a, spec.uuid, 'tstack-test: nic removed eth1', 1);
+    assert.equal(occurrences(removed, 'tstack-test: nic added'), 1, 'one NIC for two attaches');
+    assert.deepEqual(onBridge(), taps('ts-host-a', v1));
+    await a.detachInterface(spec.uuid, v2.portId);
+
+    // Paused, the guest takes the NIC when it goes on, and lets it go the same way.
+    await a.pause(spec.uuid);
+    await a.attachInterface(spec.uuid, v2);
+    await a.unpause(spec.uuid);
+    await m.console(a, spec.uuid, `tstack-test: nic added eth1 ${v2.macAddress}`, 2);
+    await a.pause(spec.uuid);
+    await a.detachInterface(spec.uuid, v2.portId);
+    await a.unpause(spec.uuid);
+    await m.console(a, spec.uuid, 'tstack-test: nic removed eth1', 2);
+    assert.deepEqual(onBridge(), taps('ts-host-a', v1));
+
+    // Shut off, the guest takes a NIC for its next start; its slot is the one v2 left.
+    await a.powerOff(spec.uuid, 30_000);
+    await a.attachInterface(spec.uuid, v3);
+    await a.powerOn(spec.uuid);
+    await ready(a, spec.uuid, 2);
+    const cmdline = qemuCmdline(m, 'ts-host-a', spec.uuid);
+    assert.match(cmdline, new RegExp(`ifname=${tapName('ts-host-a', v3.portId)}.*bus=nicslot1`));
+    assert.deepEqual(onBridge(), taps('ts-host-a', v1, v3));
+
+    // A NIC plugged in while it runs travels with it: the destination puts it in the same slot
+    // whatever order the vifs come in, or QEMU could not take the guest's state.
+    await a.attachInterface(spec.uuid, v4);
+    await m.console(a, spec.uuid, `tstack-test: nic added eth2 ${v4.macAddress}`, 1);
+    await b.prepareIncoming({ ...spec, vifs: [v4, v3, v1] }, 'ts-host-a');
+    await a.migrateLive(spec.uuid, 'ts-host-b');
+    assert.equal(await state(b, spec.uuid), POWER_STATE.RUNNING);
+    assert.deepEqual(onBridge(), taps('ts-host-b', v1, v3, v4));
+    await b.detachInterface(spec.uuid, v4.portId);
+    const after = await m.console(b, spec.uuid, 'tstack-test: nic removed eth2', 1);
+    assert.equal(occurrences(after, READY_MARKER), 2, 'no boot since the power-on');
+    await b.destroy(spec.uuid);
+    assert.ok(!linkExists(bridge), `${bridge} is still there`);
+  });
+
+  it(`takes ${NIC_SLOTS} NICs at most, and keeps a running guest's as they were when QEMU refuses one`, async () => {
+    const spec = guestSpec('tstack-test', { configDrive: true });
+    await a.spawn(spec);
+    await a.powerOff(spec.uuid, 0);
+    const net = `net-${spec.uuid}`;
+    const vifs = Array.from({ length: NIC_SLOTS + 1 }, (_, n) => testVif(n, { networkId: net }));
+    for (const vif of vifs.slice(0, NIC_SLOTS)) await a.attachInterface(spec.uuid, vif);
+    await assert.rejects(
+      a.attachInterface(spec.uuid, vifs[NIC_SLOTS] ?? vifs[0]!),
+      (err: Error) => err instanceof GuestDeviceError && /8 at most/.test(err.message),
+    );
+    for (const vif of vifs.slice(1, NIC_SLOTS)) await a.detachInterface(spec.uuid, vif.portId);
+    await a.powerOn(spec.uuid);
+    // QEMU cannot make the tap (a link has its name): the attach fails, and the guest's NICs
+    // stay as they were, for this start and the next.
+    const bad = testVif(9, { networkId: net });
+    const squatter = tapName('ts-host-a', bad.portId);
+    execFileSync('ip', ['link', 'add', squatter, 'type', 'bridge']);
+    try {
+      await assert.rejects(
+        a.attachInterface(spec.uuid, bad),
+        (err: Error) => err instanceof GuestDeviceError && /QEMU refused the NIC/.test(err.message),
+      );
+    } finally {
+      execFileSync('ip', ['link', 'del', squatter]);
+    }
+    await a.powerOff(spec.uuid, 0);
+    await a.powerOn(spec.uuid);
+    const cmdline = qemuCmdline(m, 'ts-host-a', spec.uuid);
+    assert.equal(occurrences(cmdline, 'virtio-net-pci'), 1, cmdline);
+    assert.ok(!cmdline.includes(squatter));
+    await a.destroy(spec.uuid);
   });
 
   it('keeps base images while guests use them and cleans them after; refuses a backing file', async () => {
