@@ -99,6 +99,7 @@ describe('openstack CLI: real VMs on QEMU', { timeout: 900_000 }, () => {
     assert.match(console, /tstack-test: ready hostname=vm1 keys=1 source=config-drive/);
     assert.match(console, /user-data ran on vm1/);
     assert.match(console, /tstack-test: ssh keys installed: 1/);
+    assert.match(console, /tstack-test: ssh server listening on port 22/);
   });
 
   it('stop/start, reboot soft and hard, pause/unpause, suspend/resume, on the console', async () => {

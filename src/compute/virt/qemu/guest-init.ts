@@ -10,8 +10,9 @@
  *  3. reads cloud data from the config drive (an iso9660 disk labelled `config-2` holding
  *     `openstack/latest/meta_data.json`), else, once DHCP gave an address (10 s at most), from
  *     http://169.254.169.254/openstack/latest/;
- *  4. sets the hostname, installs `public_keys` in /root/.ssh/authorized_keys, runs `user_data`
- *     when it starts with `#!`, its output going to the console;
+ *  4. sets the hostname, installs `public_keys` in /root/.ssh/authorized_keys, starts the SSH
+ *     server (Dropbear, keys only) on port 22, runs `user_data` when it starts with `#!`, its
+ *     output going to the console;
  *  5. prints the marker line (see `READY_MARKER`) and stays up; the ACPI power button (QEMU's
  *     `system_powerdown`) powers it off, so a stop is a clean shutdown rather than a timeout.
  *
@@ -128,6 +129,14 @@ fi
 hostname "$name"
 say "hostname $name"
 say "ssh keys installed: $keys"
+mkdir -p /etc/dropbear /dev/pts
+mount -t devpts devpts /dev/pts
+# Keys only (-s); host keys are made at the first connection (-R).
+if dropbear -R -s -p 22 2>/tmp/dropbear.log; then
+  say "ssh server listening on port 22"
+else
+  say "ssh server did not start: $(cat /tmp/dropbear.log)"
+fi
 
 if [ -f $data/user_data ] && [ "$(head -c 2 $data/user_data)" = "#!" ]; then
   chmod +x $data/user_data

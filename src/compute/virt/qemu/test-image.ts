@@ -1,13 +1,23 @@
 /**
  * The test guest image, built the way CirrOS is but from Debian's own packages: Debian's cloud
- * kernel and a busybox initramfs (see `guest-init.ts`) on a FAT disk that syslinux boots, as a
- * qcow2. Packages are fetched with `apt-get download` and unpacked with `dpkg-deb`, never
- * installed. The result is cached under the directory given, named by a digest of what goes
- * into it, so a second build is a file lookup.
+ * kernel and a busybox initramfs (see `guest-init.ts`) with Dropbear for SSH, on a FAT disk that
+ * syslinux boots, as a qcow2. Packages are fetched with `apt-get download` and unpacked with
+ * `dpkg-deb`, never installed. The result is cached under the directory given, named by a digest
+ * of what goes into it, so a second build is a file lookup.
  */
 import { createHash } from 'node:crypto';
 import os from 'node:os';
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import {
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  realpath,
+  rename,
+  rm,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import {
@@ -32,10 +42,32 @@ import {
 /** The Debian packages the image is made of. */
 const KERNEL_META_PACKAGE = 'linux-image-cloud-amd64';
 const BUSYBOX_PACKAGE = 'busybox-static';
+/** Dropbear (the SSH server and client CirrOS has too) and the libraries it loads. */
+const SSH_PACKAGES = [
+  'dropbear-bin',
+  'libc6',
+  'libcrypt1',
+  'zlib1g',
+  'libtomcrypt1',
+  'libtommath1',
+  'libgmp10',
+] as const;
+/** Where the SSH programs and their libraries go in the image, by file name. */
+const SSH_FILES: Readonly<Record<string, string>> = {
+  dropbear: 'usr/sbin/dropbear',
+  dbclient: 'usr/bin/dbclient',
+  'ld-linux-x86-64.so.2': 'lib64/ld-linux-x86-64.so.2',
+  'libc.so.6': 'lib/x86_64-linux-gnu/libc.so.6',
+  'libcrypt.so.1': 'lib/x86_64-linux-gnu/libcrypt.so.1',
+  'libz.so.1': 'lib/x86_64-linux-gnu/libz.so.1',
+  'libtomcrypt.so.1': 'lib/x86_64-linux-gnu/libtomcrypt.so.1',
+  'libtommath.so.1': 'lib/x86_64-linux-gnu/libtommath.so.1',
+  'libgmp.so.10': 'lib/x86_64-linux-gnu/libgmp.so.10',
+};
 /** Room for the kernel (about 14 MB), the initramfs and syslinux. */
 const DISK_KIB = 32 * 1024;
 /** Changes when the layout changes in a way the scripts' digest would not show. */
-const LAYOUT = 'v1';
+const LAYOUT = 'v2';
 
 export type TestImage = {
   /** The qcow2 file. */
@@ -73,6 +105,8 @@ export function testImageName(): string {
         POWER_BUTTON_SCRIPT,
         SYSLINUX_CFG,
         ...GUEST_MODULES,
+        ...SSH_PACKAGES,
+        ...Object.entries(SSH_FILES).flat(),
       ].join('\0'),
     )
     .digest('hex')
@@ -87,12 +121,35 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-/** Every file under `dir`, recursively. */
-async function filesUnder(dir: string): Promise<string[]> {
+/** Every file under `dir`, recursively; with `links`, symbolic links too. */
+async function filesUnder(dir: string, links = false): Promise<string[]> {
   const out: string[] = [];
   for (const entry of await readdir(dir, { withFileTypes: true, recursive: true }))
-    if (entry.isFile()) out.push(join(entry.parentPath, entry.name));
+    if (entry.isFile() || (links && entry.isSymbolicLink()))
+      out.push(join(entry.parentPath, entry.name));
   return out;
+}
+
+/**
+ * The SSH programs and libraries from the unpacked packages in `tree`, as initramfs files. A
+ * library is often a link to its versioned file; one that leads out of `tree` (the loader's
+ * absolute link) is passed over for the real file.
+ */
+async function sshFiles(tree: string): Promise<CpioEntry[]> {
+  const root = await realpath(tree);
+  const found = new Map<string, string>();
+  for (const file of await filesUnder(tree, true)) {
+    const name = file.slice(file.lastIndexOf('/') + 1);
+    if (SSH_FILES[name] === undefined || found.has(name)) continue;
+    if ((await realpath(file).catch(() => '')).startsWith(`${root}/`)) found.set(name, file);
+  }
+  const entries: CpioEntry[] = [];
+  for (const [name, path] of Object.entries(SSH_FILES)) {
+    const file = found.get(name);
+    if (file === undefined) throw new Error(`the SSH packages hold no ${name}`);
+    entries.push({ path, type: 'file', mode: 0o755, data: await readFile(file) });
+  }
+  return entries;
 }
 
 /**
@@ -133,6 +190,14 @@ export async function buildTestImage(options: BuildOptions): Promise<TestImage> 
     if (kernelDeb === undefined) throw new Error(`apt-get download gave no ${kernelPackage}`);
     await run('dpkg-deb', [flag('-x'), at(kernelDeb), at('kernel')]);
     await run('dpkg-deb', [flag('-x'), at(busyboxDeb), at('busybox')]);
+    await mkdir(join(work, 'ssh-debs'));
+    await runner.run('apt-get', [flag('download'), ...SSH_PACKAGES.map(debianPackage)], {
+      timeoutMs: 120_000,
+      cwd: pathIn(join(work, 'ssh-debs'), roots),
+      ...signal,
+    });
+    for (const deb of await readdir(join(work, 'ssh-debs')))
+      await run('dpkg-deb', [flag('-x'), at(`ssh-debs/${deb}`), at('ssh')]);
 
     const kernelFiles = await filesUnder(join(work, 'kernel'));
     const vmlinuz = kernelFiles.find((f) => /\/boot\/vmlinuz-[^/]+$/.test(f));
@@ -142,6 +207,13 @@ export async function buildTestImage(options: BuildOptions): Promise<TestImage> 
       { path: 'etc', type: 'dir' },
       { path: 'lib', type: 'dir' },
       { path: 'lib/modules', type: 'dir' },
+      { path: 'lib/x86_64-linux-gnu', type: 'dir' },
+      { path: 'lib64', type: 'dir' },
+      { path: 'usr', type: 'dir' },
+      { path: 'usr/bin', type: 'dir' },
+      { path: 'usr/sbin', type: 'dir' },
+      { path: 'etc/passwd', type: 'file', data: Buffer.from('root:x:0:0:root:/root:/bin/sh\n') },
+      { path: 'etc/group', type: 'file', data: Buffer.from('root:x:0:\n') },
       {
         path: 'bin/busybox',
         type: 'file',
@@ -161,6 +233,7 @@ export async function buildTestImage(options: BuildOptions): Promise<TestImage> 
         data: Buffer.from(POWER_BUTTON_SCRIPT),
       },
     ];
+    entries.push(...(await sshFiles(join(work, 'ssh'))));
     for (const module of GUEST_MODULES) {
       const file = kernelFiles.find((f) => f.endsWith(`/${module}.ko`));
       if (file === undefined)

@@ -20,6 +20,7 @@ import {
 import { buildConfigDrive } from '../../../../src/compute/virt/qemu/config-drive.ts';
 import { READY_MARKER } from '../../../../src/compute/virt/qemu/guest-init.ts';
 import { buildTestImage, testImageName } from '../../../../src/compute/virt/qemu/test-image.ts';
+import { testSshKey } from '../../../helpers/ssh-key.ts';
 
 const BOOT_TIMEOUT_MS = 90_000;
 
@@ -105,22 +106,29 @@ describe('test guest image', () => {
     assert.ok(statSync(image).size > 4 * 1024 * 1024, 'holds a kernel');
   });
 
-  it('boots, reads the config drive, installs the keys and runs the user-data script', async () => {
+  it('boots, reads the config drive, installs the keys, runs the user-data script, takes an SSH login with a key', async () => {
     const drive = join(dir, 'config.iso');
+    const key = testSshKey('k2@test');
     const meta = {
       uuid: '6f1e3a0c-0000-4000-8000-000000000001',
       name: 'vm one',
       hostname: 'vm-one',
       public_keys: {
         k1: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHh0c3RhY2sgdGVzdCBrZXkgb25lIG9ubHk k1@test\n',
-        k2: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHh0c3RhY2sgdGVzdCBrZXkgdHdvIG9ubHk k2@test\n',
+        k2: `${key.publicLine}\n`,
       },
     };
     await buildConfigDrive(
       {
         'openstack/latest/meta_data.json': JSON.stringify(meta),
-        'openstack/latest/user_data':
-          '#!/bin/sh\necho "user-data says $(hostname) has $(wc -l < /root/.ssh/authorized_keys) keys"\n',
+        // The guest logs in to itself over SSH with k2's private key (busybox has no ssh).
+        'openstack/latest/user_data': [
+          '#!/bin/sh',
+          'echo "user-data says $(hostname) has $(wc -l < /root/.ssh/authorized_keys) keys"',
+          `echo ${key.dropbearPrivate.toString('base64')} | base64 -d > /tmp/k2`,
+          `dbclient -y -i /tmp/k2 root@127.0.0.1 'echo "ssh login as $(id -un) on $(hostname)"'`,
+          '',
+        ].join('\n'),
       },
       { path: drive, roots: [dir] },
     );
@@ -138,6 +146,8 @@ describe('test guest image', () => {
     assert.match(console, /tstack-test: hostname vm-one/);
     assert.match(console, /tstack-test: ssh keys installed: 2/);
     assert.match(console, /user-data says vm-one has 2 keys/);
+    assert.match(console, /tstack-test: ssh server listening on port 22/);
+    assert.match(console, /ssh login as root on vm-one/);
     assert.match(console, /tstack-test: ready hostname=vm-one keys=2 source=config-drive/);
   });
 
