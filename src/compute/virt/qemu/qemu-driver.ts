@@ -621,7 +621,11 @@ export class QemuDriver
       throw new GuestDeviceError(`bad MAC address ${vif.macAddress}`, { cause: err });
     }
     const running = (await this.#pid(uuid)) !== undefined;
-    const present = running ? await this.#nicSlotsInUse(uuid) : new Set<number>();
+    const present = running
+      ? await this.#nicSlotsInUse(uuid).catch((err: unknown) => {
+          throw new GuestDeviceError(`QEMU did not answer: ${String(err)}`, { cause: err });
+        })
+      : new Set<number>();
     let slot = nicsOf(guest)[vif.portId];
     if (slot === undefined) {
       // Kept first, so the guest's next start has it whatever happens below.
