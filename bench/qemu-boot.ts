@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SERVICE_NAMES } from '../src/common/config/schema.ts';
 import { READY_MARKER } from '../src/compute/virt/qemu/guest-init.ts';
+import { HttpIdentityClient } from '../src/identity/client.ts';
 import { freePort } from '../test/helpers/ports.ts';
 import { qemuPidsOf } from '../test/helpers/process.ts';
 
@@ -72,20 +73,12 @@ try {
   }
   const identity = `http://127.0.0.1:${ports['identity']}/v3`;
   const compute = `http://127.0.0.1:${ports['compute']}/v2.1`;
-  const auth = await fetch(`${identity}/auth/tokens`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      auth: {
-        identity: {
-          methods: ['password'],
-          password: { user: { name: 'admin', domain: { id: 'default' }, password: 'admin' } },
-        },
-        scope: { project: { name: 'admin', domain: { id: 'default' } } },
-      },
-    }),
-  });
-  const token = auth.headers.get('x-subject-token') ?? '';
+  const token = await new HttpIdentityClient({
+    url: identity,
+    username: 'admin',
+    password: 'admin',
+    projectName: 'admin',
+  }).serviceToken();
   const headers = {
     'x-auth-token': token,
     'content-type': 'application/json',

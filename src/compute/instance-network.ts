@@ -5,7 +5,7 @@
  * teardown that runs twice deletes nothing twice.
  */
 import { ConflictError } from '../common/errors.ts';
-import type { NetworkClient, NetworkSummary, PortSummary } from '../network/client.ts';
+import type { AsUser, NetworkClient, NetworkSummary, PortSummary } from '../network/client.ts';
 import type { Instance, RequestedNetwork, Vif } from './instance-model.ts';
 
 const COMPUTE_OWNER = 'compute:';
@@ -137,15 +137,23 @@ export async function releasePorts(
   );
   for (const vif of instance.networkInfo) if (!vif.ownedByInstance) brought.add(vif.portId);
   const ports = await network.listPorts({ device_id: instance.row.uuid }, as);
-  for (const port of ports) {
-    if (brought.has(port.id))
-      await network.updatePort(
-        port.id,
-        { device_id: '', device_owner: '', 'binding:host_id': '' },
-        as,
-      );
-    else await network.deletePort(port.id, as);
-  }
+  for (const port of ports) await releasePort(network, port.id, !brought.has(port.id), as);
+}
+
+/** A port the server made is deleted; one the user brought is unbound and left to them. */
+export async function releasePort(
+  network: NetworkClient,
+  portId: string,
+  owned: boolean,
+  as: AsUser,
+): Promise<void> {
+  if (owned) await network.deletePort(portId, as);
+  else
+    await network.updatePort(
+      portId,
+      { device_id: '', device_owner: '', 'binding:host_id': '' },
+      as,
+    );
 }
 
 /**

@@ -5,9 +5,9 @@
  */
 import { UpstreamStatusError } from '../../common/http/json-client.ts';
 import type { JsonObject } from '../../common/messaging/bus.ts';
-import type { AsUser, PortSummary } from '../../network/client.ts';
+import type { PortSummary } from '../../network/client.ts';
 import type { Instance, Vif } from '../instance-model.ts';
-import { vifOf } from '../instance-network.ts';
+import { releasePort, vifOf } from '../instance-network.ts';
 import type { WorkerDeps } from '../lifecycle.ts';
 import { canPlug, GuestDeviceError, type VirtDriver } from '../virt/driver.ts';
 
@@ -33,22 +33,6 @@ function guestVif(v: Vif) {
     addresses: v.ips.map((ip) => ip.address),
     mtu: v.mtu,
   };
-}
-
-/** A port the server made is deleted; one the user brought is unbound and left to them. */
-async function releasePort(
-  ctx: InterfaceContext,
-  portId: string,
-  owned: boolean,
-  as: AsUser,
-): Promise<void> {
-  if (owned) await ctx.network.deletePort(portId, as);
-  else
-    await ctx.network.updatePort(
-      portId,
-      { device_id: '', device_owner: '', 'binding:host_id': '' },
-      as,
-    );
 }
 
 export async function attachInterface(
@@ -119,7 +103,7 @@ export async function attachInterface(
       await ctx.driver.attachInterface(uuid, guestVif(vif));
     } catch (err) {
       // The guest did not take it: the port goes back as it was, not left bound to nothing.
-      await releasePort(ctx, port.id, owned, as);
+      await releasePort(ctx.network, port.id, owned, as);
       if (err instanceof GuestDeviceError)
         return failure(
           409,
@@ -171,7 +155,7 @@ export async function detachInterface(
   if (vif === undefined)
     return failure(404, 'compute.port_not_found', `Port ${portId} could not be found.`);
   if (canPlug(ctx.driver)) await ctx.driver.detachInterface(uuid, portId);
-  await releasePort(ctx, portId, vif.ownedByInstance, { globalRequestId: requestId });
+  await releasePort(ctx.network, portId, vif.ownedByInstance, { globalRequestId: requestId });
   await ctx.instances.db.transaction().execute(async (trx) => {
     await ctx.instances.update(
       uuid,

@@ -653,9 +653,7 @@ export class QemuDriver
       });
     } catch (err) {
       await this.#qmp(uuid, 'netdev_del', { id: ids.netdev }).catch(() => undefined);
-      const { [vif.portId]: _, ...nics } = nicsOf(guest);
-      const vifs = guest.spec.vifs.filter((v) => v.portId !== vif.portId);
-      await this.#save(uuid, { ...guest, spec: { ...guest.spec, vifs }, nics });
+      await this.#save(uuid, withoutNic(guest, vif.portId));
       throw new GuestDeviceError(
         `QEMU refused the NIC: ${err instanceof Error ? err.message : String(err)}`,
         { cause: err },
@@ -668,11 +666,10 @@ export class QemuDriver
     const guest = await this.#known(uuid);
     const vif = guest.spec.vifs.find((v) => v.portId === portId);
     if (vif === undefined) return;
-    const { [portId]: slot, ...nics } = nicsOf(guest);
+    const slot = nicsOf(guest)[portId];
     // Unplugged first, so a retry after a crash finds the NIC still listed and unplugs again.
     if (slot !== undefined && (await this.#pid(uuid)) !== undefined) await this.#unplug(uuid, slot);
-    const vifs = guest.spec.vifs.filter((v) => v.portId !== portId);
-    await this.#save(uuid, { ...guest, spec: { ...guest.spec, vifs }, nics });
+    await this.#save(uuid, withoutNic(guest, portId));
     await unplugTaps(this.#o.hostname, [vif], this.#runner);
   }
 
@@ -762,6 +759,13 @@ async function readGuest(dir: string): Promise<GuestFile | undefined> {
 
 function nicsOf(guest: GuestFile): NicSlots {
   return guest.nics ?? Object.fromEntries(guest.spec.vifs.map((v, i) => [v.portId, i]));
+}
+
+/** The guest's file without the NIC of `portId`. */
+function withoutNic(guest: GuestFile, portId: string): GuestFile {
+  const { [portId]: _, ...nics } = nicsOf(guest);
+  const vifs = guest.spec.vifs.filter((v) => v.portId !== portId);
+  return { ...guest, spec: { ...guest.spec, vifs }, nics };
 }
 
 /** QEMU's answer to a second add of a device or backend that is there already. */

@@ -166,8 +166,8 @@ export async function buildTestImage(options: BuildOptions): Promise<TestImage> 
   const work = await mkdtemp(join(options.cacheDir, 'build-'));
   const runner = options.runner ?? new PrivilegedRunner();
   const signal = options.signal === undefined ? {} : { signal: options.signal };
-  const run = (command: string, args: Arg[], timeoutMs = 120_000) =>
-    runner.run(command, args, { timeoutMs, cwd: pathIn(work, roots), ...signal });
+  const run = (command: string, args: Arg[], cwd = work) =>
+    runner.run(command, args, { timeoutMs: 120_000, cwd: pathIn(cwd, roots), ...signal });
   const at = (name: string) => pathIn(join(work, name), roots);
   try {
     // The meta package names the kernel package of the release in its Depends field.
@@ -191,11 +191,11 @@ export async function buildTestImage(options: BuildOptions): Promise<TestImage> 
     await run('dpkg-deb', [flag('-x'), at(kernelDeb), at('kernel')]);
     await run('dpkg-deb', [flag('-x'), at(busyboxDeb), at('busybox')]);
     await mkdir(join(work, 'ssh-debs'));
-    await runner.run('apt-get', [flag('download'), ...SSH_PACKAGES.map(debianPackage)], {
-      timeoutMs: 120_000,
-      cwd: pathIn(join(work, 'ssh-debs'), roots),
-      ...signal,
-    });
+    await run(
+      'apt-get',
+      [flag('download'), ...SSH_PACKAGES.map(debianPackage)],
+      join(work, 'ssh-debs'),
+    );
     for (const deb of await readdir(join(work, 'ssh-debs')))
       await run('dpkg-deb', [flag('-x'), at(`ssh-debs/${deb}`), at('ssh')]);
 
